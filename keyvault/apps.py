@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class KeyvaultConfig(AppConfig):
+    """The server's private keys under envelope encryption."""
+
+    name = "keyvault"
+    verbose_name = "Key vault"
