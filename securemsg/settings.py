@@ -123,6 +123,9 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL;",
     }
+    # Tests use a file, not ":memory:", so that a live Daphne server or a
+    # second process started by a test sees the same test database.
+    _database["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
