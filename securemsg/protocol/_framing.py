@@ -1,0 +1,117 @@
+"""JSON framing: one object per text frame, strict field access."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from ._b64 import b64u_decode
+from ._constants import MAX_FRAME_SIZE
+from .exceptions import MalformedMessageError
+
+Frame = str | bytes | Mapping[str, Any]
+
+
+def encode_json(obj: Mapping[str, Any]) -> str:
+    """Encode a message as compact JSON that keeps non-ASCII text as UTF-8.
+
+    ``ensure_ascii=False`` matters for sizes: a 4,096-byte body must not grow
+    six-fold through ``\\u`` escapes and overflow the record limit.
+    """
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def encode_json_bytes(obj: Mapping[str, Any]) -> bytes:
+    """Encode a message as compact UTF-8 JSON bytes (record plaintext)."""
+    return encode_json(obj).encode("utf-8")
+
+
+def _reject_constant(name: str) -> NoReturn:
+    # NaN and Infinity are not JSON; Python accepts them by default.
+    raise MalformedMessageError(f"non-standard JSON constant {name}")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Duplicate keys are read differently by different parsers (first vs
+    # last wins), which would let two implementations see two messages.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise MalformedMessageError(f"duplicate JSON key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def parse_json_object(data: str | bytes, *, limit: int, what: str = "frame") -> dict[str, Any]:
+    """Parse UTF-8 JSON text holding one object of at most ``limit`` bytes."""
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates
+            raise MalformedMessageError(f"{what} is not valid UTF-8") from exc
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        raise MalformedMessageError(f"{what} must be text")
+    if len(raw) > limit:
+        raise MalformedMessageError(f"{what} larger than {limit} bytes")
+    try:
+        text = raw.decode("utf-8")
+        obj = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedMessageError(f"{what} is not JSON") from exc
+    if not isinstance(obj, dict):
+        raise MalformedMessageError(f"{what} is not a JSON object")
+    return obj
+
+
+def decode_frame(frame: Frame) -> dict[str, Any]:
+    """Turn a received text frame (or an already decoded object) into a dict.
+
+    Adapters should pass the raw frame text, so that the 65,536-byte limit is
+    enforced here; an already decoded mapping is accepted for convenience.
+    """
+    if isinstance(frame, Mapping):
+        return dict(frame)
+    return parse_json_object(frame, limit=MAX_FRAME_SIZE)
+
+
+def require_str(obj: Mapping[str, Any], name: str) -> str:
+    """Return the required string field ``name`` or raise MalformedMessageError."""
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise MalformedMessageError(f"{name} must be a string")
+    return value
+
+
+def require_int(obj: Mapping[str, Any], name: str) -> int:
+    """Return the required integer field ``name`` (booleans are not integers)."""
+    value = obj.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedMessageError(f"{name} must be an integer")
+    return value
+
+
+def require_bool(obj: Mapping[str, Any], name: str) -> bool:
+    """Return the required boolean field ``name``."""
+    value = obj.get(name)
+    if not isinstance(value, bool):
+        raise MalformedMessageError(f"{name} must be a boolean")
+    return value
+
+
+def require_bytes(obj: Mapping[str, Any], name: str, *, size: int | None = None) -> bytes:
+    """Return the base64url field ``name`` decoded, optionally of exact ``size``."""
+    data = b64u_decode(require_str(obj, name), field=name)
+    if size is not None and len(data) != size:
+        raise MalformedMessageError(f"{name} must be {size} bytes")
+    return data
+
+
+def require_name(obj: Mapping[str, Any], name: str, *, max_length: int) -> str:
+    """Return a non-empty identifier string (kid, username) of bounded length."""
+    value = require_str(obj, name)
+    if not 1 <= len(value) <= max_length:
+        raise MalformedMessageError(f"{name} must have 1 to {max_length} characters")
+    return value
