@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.daphne_server import DaphneServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext
 
 #: A password that passes every validator; tests scan for it where secrets must not appear.
 PASSWORD = "correct-horse-battery-staple-42"
@@ -26,3 +34,65 @@ def user_factory(db: None) -> Callable[..., Any]:
         return User.objects.create_user(username=username, password=password, **fields)
 
     return make
+
+
+# --- Live servers and the browser ----------------------------------------------
+
+
+@pytest.fixture
+def live_env(transactional_db: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for a server process that shares this test's database.
+
+    ``transactional_db`` commits every row, so the server sees what the test
+    created, and the tables are flushed afterwards.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    data_dir = tmp_path_factory.mktemp("server-data")
+    env = {
+        "SECUREMSG_ENV": "dev",
+        "SECUREMSG_DATA_DIR": str(data_dir),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    return env
+
+
+@pytest.fixture
+def daphne(live_env: dict[str, str], tmp_path: Path) -> Iterator[DaphneServer]:
+    """A real Daphne server on a free localhost port, stopped after the test."""
+    server = DaphneServer(env=live_env, log_path=tmp_path / "daphne.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright (one per test session)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API drives an event loop in this thread; Django's ORM
+    # calls in the same test are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_context(chromium: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser profile (cookies, storage) for one test."""
+    context = chromium.new_context()
+    try:
+        yield context
+    finally:
+        context.close()
