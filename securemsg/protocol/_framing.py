@@ -82,6 +82,13 @@ def require_str(obj: Mapping[str, Any], name: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str):
         raise MalformedMessageError(f"{name} must be a string")
+    if not value.isascii():
+        # JSON "\ud800" escapes yield lone surrogates, which cannot be
+        # written as UTF-8 (into TH, a record, the database) later on.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MalformedMessageError(f"{name} is not valid Unicode text") from exc
     return value
 
 

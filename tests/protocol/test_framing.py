@@ -76,3 +76,14 @@ def test_decode_frame_size_counts_utf8_bytes() -> None:
 
 def test_decode_frame_accepts_decoded_mapping() -> None:
     assert decode_frame({"type": "rec"}) == {"type": "rec"}
+
+
+def test_lone_surrogates_are_malformed(make_pair) -> None:
+    from securemsg.protocol import parse_client_request
+
+    with pytest.raises(MalformedMessageError):
+        parse_client_request(decode_frame('{"t":"send","id":"1","to":"b","body":"\\ud800"}'))
+    pair = make_pair()
+    hello = dict(pair.client.client_hello(), enc_kid="\ud800")
+    with pytest.raises(MalformedMessageError):
+        pair.server.receive_client_hello(hello)
