@@ -1,0 +1,114 @@
+"""Sign-in through the web form and keys.json, exactly as a browser does, via urllib."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ..protocol import KeySet, ProtocolError, parse_key_set
+from ._errors import ServerError, SignInError
+
+LOGIN_PATH = "/accounts/login/"
+KEYS_PATH = "/.well-known/securemsg/keys.json"
+WS_PATH = "/ws/securemsg/"
+TIMEOUT_SECONDS = 15.0
+USER_AGENT = "securemsg-client/1"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report redirects instead of following them: the sign-in answers 302."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> None:
+        return None
+
+
+@dataclass
+class Server:
+    """A securemsg server: its origin and the cookies of this client."""
+
+    origin: str
+    jar: http.cookiejar.CookieJar
+
+    @classmethod
+    def from_url(cls, url: str) -> Server:
+        """Build from ``--server`` (scheme://host[:port], a path is ignored)."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("--server must look like https://host[:port]")
+        return cls(f"{parts.scheme}://{parts.netloc}", http.cookiejar.CookieJar())
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL of the securemsg endpoint."""
+        scheme = "wss" if self.origin.startswith("https:") else "ws"
+        return f"{scheme}://{self.origin.split('://', 1)[1]}{WS_PATH}"
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        return urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
+        )
+
+    def _cookie(self, name: str) -> str | None:
+        for cookie in self.jar:
+            if cookie.name == name:
+                return cookie.value
+        return None
+
+    def cookie_header(self) -> str:
+        """The Cookie header for the WebSocket request (session and CSRF cookies)."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar if c.value is not None)
+
+    def _open(self, request: urllib.request.Request) -> tuple[int, bytes]:
+        request.add_header("User-Agent", USER_AGENT)
+        try:
+            with self._opener().open(request, timeout=TIMEOUT_SECONDS) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ServerError(f"cannot reach {self.origin}: {reason}") from exc
+
+    def sign_in(self, username: str, password: str) -> None:
+        """GET the login form for the CSRF cookie, POST the credentials, expect 302."""
+        login_url = self.origin + LOGIN_PATH
+        status, _ = self._open(urllib.request.Request(login_url))
+        token = self._cookie("csrftoken")
+        if status != 200 or token is None:
+            raise ServerError(f"sign-in form unavailable (HTTP {status}, no CSRF cookie)")
+        form = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": token, "username": username, "password": password}
+        ).encode("ascii")
+        request = urllib.request.Request(login_url, data=form, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        request.add_header("Referer", login_url)  # Django's CSRF check over HTTPS
+        request.add_header("Origin", self.origin)
+        status, _ = self._open(request)
+        if status != 302 or self._cookie("sessionid") is None:
+            raise SignInError(f"sign-in as {username!r} was refused (HTTP {status})")
+
+    def fetch_keys(self) -> KeySet:
+        """Fetch and validate keys.json, past every cache."""
+        request = urllib.request.Request(self.origin + KEYS_PATH)
+        request.add_header("Cache-Control", "no-cache")
+        request.add_header("Pragma", "no-cache")
+        status, body = self._open(request)
+        if status != 200:
+            raise ServerError(f"keys.json unavailable (HTTP {status})")
+        try:
+            return parse_key_set(body)
+        except ProtocolError as exc:
+            raise ServerError(f"keys.json is invalid: {exc}") from exc
