@@ -81,20 +81,22 @@ def resolve_pins(
     ``--pin`` wins and is not stored. Otherwise the stored pins are used; with
     none stored, the active signing key is trusted on first use (and stored by
     the caller after a successful handshake). Raises PinRefusedError when
-    the active signing key does not chain to the stored pins.
+    the active signing key does not chain to the pins.
     """
+    first_use = False
     if pin is not None:
         try:
-            return [check_fingerprint(pin.lower())], False
+            pins = [check_fingerprint(pin.lower())]
         except ValueError as exc:
             raise ClientError(f"--pin: {exc}") from exc
-    stored = store.pins(origin)
+    else:
+        pins = store.pins(origin)
     active = key_set.active_key("sig")
-    if not stored:
-        return [active.fingerprint], True
-    if active.fingerprint not in key_set.trusted_fingerprints(stored):
-        raise PinRefusedError(refusal_message(origin, active.kid, active.fingerprint, stored))
-    return stored, False
+    if not pins:
+        pins, first_use = [active.fingerprint], True
+    if active.fingerprint not in key_set.trusted_fingerprints(pins):
+        raise PinRefusedError(refusal_message(origin, active.kid, active.fingerprint, pins))
+    return pins, first_use
 
 
 def refusal_message(origin: str, kid: str, fingerprint: str, pins: Iterable[str]) -> str:

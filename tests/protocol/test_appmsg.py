@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from securemsg.protocol import (
@@ -49,7 +51,7 @@ def test_send_requires_id() -> None:
         {"t": "ping", "id": None},
     ],
 )
-def test_json_level_faults_are_4400(message: dict) -> None:
+def test_json_level_faults_are_4400(message: dict[str, Any]) -> None:
     with pytest.raises(MalformedMessageError) as info:
         parse_client_request(message)
     assert info.value.close_code == 4400
@@ -113,11 +115,12 @@ def test_server_builders_parse_back() -> None:
 
 def test_server_message_faults() -> None:
     assert parse_server_message({"t": "future"}) is None
-    for message in [
+    bad: list[dict[str, Any]] = [
         {"t": "ack", "id": "1", "mid": 5, "ts": "x"},
         {"t": "history", "with": "b", "messages": [{"mid": "m"}], "more": False},
         {"t": "history", "with": "b", "messages": [], "more": "no"},
         {"t": "msg"},
-    ]:
+    ]
+    for message in bad:
         with pytest.raises(MalformedMessageError):
             parse_server_message(message)

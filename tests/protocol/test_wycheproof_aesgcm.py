@@ -24,7 +24,7 @@ CASES = wycheproof_params("aes_gcm_test.json")
 
 def _suite_params(case: Case) -> bool:
     g = case.group
-    return g["keySize"] == 256 and g["ivSize"] == 96 and g["tagSize"] == 128
+    return bool(g["keySize"] == 256 and g["ivSize"] == 96 and g["tagSize"] == 128)
 
 
 @pytest.mark.parametrize("case", CASES)
