@@ -186,6 +186,43 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 )
 
+# --- Key vault --------------------------------------------------------------
+# Read by keyvault/conf.py (one typed property per setting, read lazily);
+# docs/keyvault.md explains each. Secrets are wrapped in Secret so that no
+# repr (debug page, shell) shows them.
+
+from keyvault._secret import Secret  # noqa: E402
+
+KEYVAULT_BACKEND = env_str("SECUREMSG_KMS_BACKEND", "local")
+KEYVAULT_MASTER_KEY_FILE = env_str(
+    "SECUREMSG_MASTER_KEY_FILE", str(DATA_DIR / "master-keyring.json")
+)
+KEYVAULT_MASTER_KEY = Secret(env_str("SECUREMSG_MASTER_KEY"))
+KEYVAULT_MASTER_PASSPHRASE = Secret(env_str("SECUREMSG_MASTER_PASSPHRASE"))
+KEYVAULT_MASTER_PASSPHRASE_FILE = env_str("SECUREMSG_MASTER_PASSPHRASE_FILE")
+KEYVAULT_PASSPHRASE_PARAMS_FILE = env_str(
+    "SECUREMSG_MASTER_PASSPHRASE_PARAMS_FILE", str(DATA_DIR / "master-passphrase.json")
+)
+KEYVAULT_PKCS11_MODULE = env_str("SECUREMSG_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
+KEYVAULT_PKCS11_TOKEN_LABEL = env_str("SECUREMSG_PKCS11_TOKEN_LABEL", "securemsg")
+KEYVAULT_PKCS11_PIN = Secret(env_str("SECUREMSG_PKCS11_PIN"))
+KEYVAULT_PKCS11_PIN_FILE = env_str("SECUREMSG_PKCS11_PIN_FILE")
+KEYVAULT_PKCS11_KEY_LABEL = env_str("SECUREMSG_PKCS11_KEY_LABEL", "securemsg-master")
+KEYVAULT_KEY_ALGORITHM = env_str("SECUREMSG_KEY_ALGORITHM", "RSA-3072")
+KEYVAULT_MAX_AGE_SIGNING_DAYS = env_int("SECUREMSG_KEY_MAX_AGE_SIGNING_DAYS", 90, minimum=1)
+KEYVAULT_MAX_AGE_ENCRYPTION_DAYS = env_int("SECUREMSG_KEY_MAX_AGE_ENCRYPTION_DAYS", 30, minimum=1)
+KEYVAULT_MAX_USES = env_int("SECUREMSG_KEY_MAX_USES", 0)
+KEYVAULT_GRACE_DAYS = env_int("SECUREMSG_KEY_GRACE_DAYS", 7)
+KEYVAULT_DELETION_WAIT_DAYS = env_int("SECUREMSG_KEY_DELETION_WAIT_DAYS", 30, minimum=7)
+
+# --- Audit log --------------------------------------------------------------
+
+# A signed checkpoint of the audit chain after every N events (0: on demand only).
+SECUREMSG_AUDIT_CHECKPOINT_EVERY = env_int("SECUREMSG_AUDIT_CHECKPOINT_EVERY", 1000, minimum=0)
+# Attributes model changes to the administrator making them, and turns an
+# audit write failure into a 503 page (fail closed) instead of a traceback.
+MIDDLEWARE.append("securemsg.audit.middleware.AuditMiddleware")
+
 # --- Transport and browser protections --------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True

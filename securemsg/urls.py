@@ -6,9 +6,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from keyvault.views import keys_json
 
 urlpatterns = [
     path("", account_views.HomeView.as_view(), name="home"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path(".well-known/securemsg/keys.json", keys_json, name="keys-json"),
 ]

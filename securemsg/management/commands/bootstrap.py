@@ -18,6 +18,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
+        # Creates the master key on a fresh installation only; with wrapped
+        # keys present and the master key missing or wrong it stops with the
+        # vault's error (a CommandError with a non-zero status), creating nothing.
+        call_command("keyvault", "init", stdout=self.stdout, stderr=self.stderr)
         if not User.objects.filter(is_superuser=True).exists():
             self.stdout.write(
                 "No administrator yet. Create one in another terminal with:\n"
