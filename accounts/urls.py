@@ -12,7 +12,8 @@ app_name = "accounts"
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        # Records the sign-in before creating the session (fail closed).
+        views.AuditedLoginView.as_view(),
         name="login",
     ),
     # Django 5's LogoutView accepts POST only, so a link or image cannot sign anyone out.

@@ -6,12 +6,22 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect
+from django.contrib.auth.views import LoginView
+from django.db import transaction
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
+from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
 
 from accounts.forms import SignUpForm
+from securemsg.audit import AuditUnavailable, record
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -35,3 +45,36 @@ class SignUpView(FormView[SignUpForm]):
         user = form.save()
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(settings.LOGIN_REDIRECT_URL)
+
+
+class AuditedLoginView(LoginView):
+    """Django's sign-in, failing closed: no session unless the sign-in is in the audit log."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # A failed sign-in is recorded while the form validates; if that
+        # record cannot be written, the answer is the same 503 page.
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuditUnavailable:
+            return self._unavailable()
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        try:
+            with transaction.atomic():
+                record(
+                    "auth.login_succeeded",
+                    actor=user,
+                    request=self.request,
+                    target_type="user",
+                    target_id=str(user.pk),
+                )
+                login(self.request, user)
+        except AuditUnavailable:
+            return self._unavailable()
+        return HttpResponseRedirect(self.get_success_url())
+
+    def _unavailable(self) -> HttpResponse:
+        return render(self.request, "accounts/signin_unavailable.html", status=503)

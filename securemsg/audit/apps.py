@@ -1,3 +1,7 @@
+"""App configuration of the audit log."""
+
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -7,3 +11,11 @@ class AuditConfig(AppConfig):
     name = "securemsg.audit"
     label = "audit"
     verbose_name = "Audit log"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the account signal receivers and register the system checks."""
+        from securemsg.audit import checks  # noqa: F401 -- registers the checks
+        from securemsg.audit.internal import signals
+
+        signals.connect()

@@ -1,0 +1,136 @@
+"""Appending to the chain: the implementation behind ``securemsg.audit.record``.
+
+Writers are serialized so the chain never forks: on SQLite the connection's
+``transaction_mode = IMMEDIATE`` takes the database write lock at ``BEGIN``
+(checked by the ``audit.E002`` system check); on PostgreSQL a transaction
+advisory lock is taken; elsewhere the head row is locked ``FOR UPDATE``. The
+append runs in ``transaction.atomic()``, a savepoint of the caller's
+transaction when there is one, so a failed write rolls the caller back too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from django.db import DatabaseError, connections, router, transaction
+from django.utils import timezone
+
+from securemsg.audit.app_settings import app_settings
+from securemsg.audit.exceptions import AuditFieldError, AuditUnavailable
+from securemsg.audit.internal.canonical import chain_hash, format_ts
+from securemsg.audit.internal.catalog import EVENT_NAME_RE, OUTCOMES
+from securemsg.audit.internal.context import Origin, normalize_ip, origin_of
+from securemsg.audit.internal.sanitize import clean_details, clean_text, is_secret_name
+
+logger = logging.getLogger("securemsg.audit")
+
+#: Key of the PostgreSQL advisory lock that serializes chain writers ("AUDT").
+_PG_LOCK_KEY: Final = 0x41554454
+#: Keyword arguments of ``record`` stored in their own columns; any other
+#: keyword goes into ``details``.
+_COLUMN_FIELDS: Final = frozenset({"outcome", "target_type", "target_id", "details", "ip"})
+#: Attribute on the request listing the events already recorded for it.
+_RECORDED_ATTR: Final = "_securemsg_audit_recorded"
+
+
+def build_fields(event: str, actor: Any, request: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate and clean everything ``record`` was given; raises ``AuditFieldError``."""
+    if not isinstance(event, str) or not EVENT_NAME_RE.match(event) or len(event) > 64:
+        raise AuditFieldError(f"audit event name {event!r} is not of the form area.event")
+    details = dict(fields.pop("details", None) or {})
+    for name in list(fields):
+        if name not in _COLUMN_FIELDS:
+            if is_secret_name(name):
+                raise AuditFieldError(f"audit field {name!r} names a secret; never recorded")
+            details[name] = fields.pop(name)
+    outcome = fields.get("outcome", "success")
+    if outcome not in OUTCOMES:
+        raise AuditFieldError(f"audit outcome {outcome!r} is not one of {OUTCOMES}")
+    origin: Origin = origin_of(actor, request)
+    ip = normalize_ip(fields["ip"]) if fields.get("ip") else origin.ip
+    return {
+        "event": event,
+        "outcome": outcome,
+        "actor_id": origin.actor_id,
+        "actor_username": origin.actor_username,
+        "ip": ip,
+        "user_agent": origin.user_agent,
+        "target_type": clean_text(fields.get("target_type", ""), 64),
+        "target_id": clean_text(fields.get("target_id", ""), 128),
+        "details": clean_details(details),
+    }
+
+
+def _lock_chain(using: str) -> None:
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
+
+
+def append(fields: dict[str, Any]) -> int:
+    """Write one event at the head of the chain and return its ``seq``.
+
+    Raises ``AuditUnavailable`` when the database refuses the write.
+    """
+    from securemsg.audit.models import GENESIS_HASH, AuditEvent, ChainHead
+
+    using = router.db_for_write(AuditEvent)
+    try:
+        with transaction.atomic(using=using):
+            _lock_chain(using)
+            head = ChainHead.objects.using(using).select_for_update().filter(pk=1).first()
+            if head is None:
+                # First write, or after a test flush: start from the last row.
+                last = AuditEvent.objects.using(using).order_by("-seq").first()
+                head = ChainHead(
+                    pk=1,
+                    seq=last.seq if last else 0,
+                    hash=last.hash if last else GENESIS_HASH,
+                )
+            row = dict(fields, seq=head.seq + 1, ts=timezone.now())
+            digest = chain_hash(head.hash, dict(row, ts=format_ts(row["ts"])))
+            AuditEvent.objects.using(using).create(prev_hash=head.hash, hash=digest, **row)
+            head.seq, head.hash = row["seq"], digest
+            head.save(using=using)
+            _after_commit(row["seq"], row["event"], using)
+    except DatabaseError as exc:
+        # Never log the fields: the reason class is enough to diagnose.
+        logger.error("audit event %s could not be written: %s", fields["event"], type(exc).__name__)
+        raise AuditUnavailable(f"the audit log cannot be written ({type(exc).__name__})") from exc
+    return int(row["seq"])
+
+
+def _after_commit(seq: int, event: str, using: str) -> None:
+    every = app_settings.CHECKPOINT_EVERY
+    # The checkpoint's own event never triggers another one (no loop at N=1).
+    if every <= 0 or seq % every != 0 or event == "audit.checkpoint":
+        return
+    from securemsg.audit.internal.checkpoints import checkpoint_after_commit
+
+    # Signing happens after the commit, outside the chain lock: it cannot
+    # fork the chain (it only reads a committed row) nor deadlock with a key
+    # vault that records events of its own.
+    transaction.on_commit(lambda: checkpoint_after_commit(seq), using=using, robust=True)
+
+
+def mark_recorded(request: Any, event: str) -> None:
+    """Remember on ``request`` that ``event`` was recorded for it (see ``already_recorded``)."""
+    if request is not None and not isinstance(request, dict):
+        recorded: set[str] = getattr(request, _RECORDED_ATTR, set())
+        recorded.add(event)
+        setattr(request, _RECORDED_ATTR, recorded)
+
+
+def already_recorded(request: Any, event: str) -> bool:
+    """True when ``event`` was already recorded for ``request`` (avoids double sign-in events)."""
+    return event in getattr(request, _RECORDED_ATTR, set())
+
+
+def record(event: str, *, actor: Any = None, request: Any = None, **fields: Any) -> int:
+    """Validate, clean and append one event; see ``securemsg.audit.record``."""
+    built = build_fields(event, actor, request, fields)
+    seq = append(built)
+    mark_recorded(request, event)
+    return seq
