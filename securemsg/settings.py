@@ -223,6 +223,14 @@ SECUREMSG_AUDIT_CHECKPOINT_EVERY = env_int("SECUREMSG_AUDIT_CHECKPOINT_EVERY", 1
 # audit write failure into a 503 page (fail closed) instead of a traceback.
 MIDDLEWARE.append("securemsg.audit.middleware.AuditMiddleware")
 
+# --- Audit log --------------------------------------------------------------
+
+# A signed checkpoint of the audit chain after every N events (0: on demand only).
+SECUREMSG_AUDIT_CHECKPOINT_EVERY = env_int("SECUREMSG_AUDIT_CHECKPOINT_EVERY", 1000, minimum=0)
+# Attributes model changes to the administrator making them, and turns an
+# audit write failure into a 503 page (fail closed) instead of a traceback.
+MIDDLEWARE.append("securemsg.audit.middleware.AuditMiddleware")
+
 # --- Transport and browser protections --------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
