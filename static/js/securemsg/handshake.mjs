@@ -103,7 +103,7 @@ export class ClientHandshake {
    * active encryption key.
    * @returns {Promise<object>}
    */
-  clientHello() {
+  async clientHello() {
     this._enter(State.START);
     return this._guard(async () => {
       const encKey = this._keySet.activeKey("enc");
@@ -129,7 +129,7 @@ export class ClientHandshake {
    * @param {string|object} frame
    * @returns {Promise<object>}
    */
-  receiveServerHello(frame) {
+  async receiveServerHello(frame) {
     this._enter(State.WAIT_SERVER_HELLO);
     return this._guard(() => this._receiveServerHello(frame));
   }
@@ -193,7 +193,7 @@ export class ClientHandshake {
    * @param {string|object} frame
    * @returns {Promise<Session>}
    */
-  receiveReady(frame) {
+  async receiveReady(frame) {
     this._enter(State.WAIT_READY);
     return this._guard(async () => {
       const message = await this._session.open(frame);
