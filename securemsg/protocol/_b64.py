@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 
 from .exceptions import MalformedMessageError
 
 # Only the URL-safe alphabet; "=" padding is not part of the wire format.
-_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Unused low bits of the last character for a length of 2 or 3 (mod 4).
+_UNUSED_BITS_MASK = {2: 0x0F, 3: 0x03}
 
 
 def b64u_encode(data: bytes) -> str:
@@ -26,15 +28,22 @@ def b64u_decode(text: str, *, field: str = "value") -> bytes:
     """
     if not isinstance(text, str):
         raise MalformedMessageError(f"{field} must be a base64url string")
-    if _ALPHABET.fullmatch(text) is None:
+    # Strict decoding below rejects any character outside the standard
+    # alphabet; these checks reject padding and the standard alphabet's
+    # "+" and "/", which are not base64url. (Cheaper than a regex on 20 KiB.)
+    if not text.isascii() or "=" in text or "+" in text or "/" in text:
         raise MalformedMessageError(f"{field} is not unpadded base64url")
-    if len(text) % 4 == 1:
+    remainder = len(text) % 4
+    if remainder == 1:
         raise MalformedMessageError(f"{field} has an impossible base64url length")
+    # Decoders ignore the unused trailing bits; a canonical encoding has them
+    # zero, so every byte string has exactly one accepted encoding.
+    if remainder:
+        last = _ALPHABET.find(text[-1])  # -1 (not in the alphabet) has every bit set
+        if last & _UNUSED_BITS_MASK[remainder]:
+            raise MalformedMessageError(f"{field} is not canonical base64url")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = text.encode("ascii").translate(_TO_STANDARD) + b"=" * (-remainder % 4)
+        return binascii.a2b_base64(raw, strict_mode=True)
     except binascii.Error as exc:
         raise MalformedMessageError(f"{field} is not base64url") from exc
-    # Re-encoding catches non-zero trailing bits, which decoders ignore.
-    if b64u_encode(data) != text:
-        raise MalformedMessageError(f"{field} is not canonical base64url")
-    return data

@@ -147,25 +147,29 @@ def hmac_sha256_verify(key: bytes, data: bytes, tag: bytes) -> None:
         raise AuthenticationFailedError("MAC verification failed") from exc
 
 
-def _check_aead_params(key: bytes, nonce: bytes) -> None:
+def aead_cipher(key: bytes) -> AESGCM:
+    """Return an AES-256-GCM instance for ``key`` (the record layer keeps one per epoch)."""
     if len(key) != AES_KEY_SIZE:
         raise ValueError(f"key must be {AES_KEY_SIZE} bytes")
+    return AESGCM(key)
+
+
+def aead_seal(key: bytes | AESGCM, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM encrypt; returns ciphertext || 16-byte tag."""
+    cipher = key if isinstance(key, AESGCM) else aead_cipher(key)
     if len(nonce) != GCM_NONCE_SIZE:
         raise ValueError(f"nonce must be {GCM_NONCE_SIZE} bytes")
+    return cipher.encrypt(nonce, plaintext, aad)
 
 
-def aead_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """AES-256-GCM encrypt; returns ciphertext || 16-byte tag."""
-    _check_aead_params(key, nonce)
-    return AESGCM(key).encrypt(nonce, plaintext, aad)
-
-
-def aead_open(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+def aead_open(key: bytes | AESGCM, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """AES-256-GCM decrypt, raising AuthenticationFailedError on any failure."""
-    _check_aead_params(key, nonce)
+    cipher = key if isinstance(key, AESGCM) else aead_cipher(key)
+    if len(nonce) != GCM_NONCE_SIZE:
+        raise ValueError(f"nonce must be {GCM_NONCE_SIZE} bytes")
     if len(ciphertext) < TAG_SIZE:
         raise AuthenticationFailedError("record authentication failed")
     try:
-        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+        return cipher.decrypt(nonce, ciphertext, aad)
     except InvalidTag as exc:
         raise AuthenticationFailedError("record authentication failed") from exc

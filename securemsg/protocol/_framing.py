@@ -43,8 +43,18 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# One decoder for all calls: json.loads would build a new one per call when
+# hooks are given, which costs as much as decoding a small record.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+
+
 def parse_json_object(data: str | bytes, *, limit: int, what: str = "frame") -> dict[str, Any]:
     """Parse UTF-8 JSON text holding one object of at most ``limit`` bytes."""
+    if isinstance(data, str) and data.isascii():
+        # The usual case (every record frame): no copy needed to count bytes.
+        if len(data) > limit:
+            raise MalformedMessageError(f"{what} larger than {limit} bytes")
+        return _decode_object(data, what)
     if isinstance(data, str):
         try:
             raw = data.encode("utf-8")
@@ -58,8 +68,15 @@ def parse_json_object(data: str | bytes, *, limit: int, what: str = "frame") -> 
         raise MalformedMessageError(f"{what} larger than {limit} bytes")
     try:
         text = raw.decode("utf-8")
-        obj = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except UnicodeDecodeError as exc:
+        raise MalformedMessageError(f"{what} is not valid UTF-8") from exc
+    return _decode_object(text, what)
+
+
+def _decode_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        obj = _DECODER.decode(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise MalformedMessageError(f"{what} is not JSON") from exc
     if not isinstance(obj, dict):
         raise MalformedMessageError(f"{what} is not a JSON object")

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from ._b64 import b64u_encode
 from ._constants import (
     AAD_LABEL,
@@ -19,7 +21,7 @@ from ._constants import (
     UPDATE_AFTER_RECORDS,
     UPDATE_AFTER_SECONDS,
 )
-from ._crypto import aead_open, aead_seal
+from ._crypto import aead_cipher, aead_open, aead_seal
 from ._framing import (
     Frame,
     decode_frame,
@@ -58,7 +60,7 @@ class _DirectionState:
 
     direction: int
     secret: bytes
-    key: bytes
+    key: AESGCM  # the epoch's AES-256-GCM key, expanded once
     epoch: int = 0
     seq: int = 0
     index: int = 0  # records in the current epoch
@@ -70,7 +72,7 @@ class _DirectionState:
         # Dropping the reference to the old secret is all Python allows;
         # the point is that no code path can reach it again.
         self.secret = next_epoch_secret(self.secret, th)
-        self.key = epoch_key(self.secret, th)
+        self.key = aead_cipher(epoch_key(self.secret, th))
         self.epoch += 1
         self.index = 0
         self.epoch_started = now
@@ -107,8 +109,8 @@ class Session:
         self._update_after_seconds = update_after_seconds
         self._max_records_per_epoch = max_records_per_epoch
         started = now()
-        c2s = _DirectionState(DIRECTION_C2S, secrets.c2s, epoch_key(secrets.c2s, th))
-        s2c = _DirectionState(DIRECTION_S2C, secrets.s2c, epoch_key(secrets.s2c, th))
+        c2s = _DirectionState(DIRECTION_C2S, secrets.c2s, aead_cipher(epoch_key(secrets.c2s, th)))
+        s2c = _DirectionState(DIRECTION_S2C, secrets.s2c, aead_cipher(epoch_key(secrets.s2c, th)))
         c2s.epoch_started = s2c.epoch_started = started
         self._send, self._recv = (c2s, s2c) if role == "client" else (s2c, c2s)
         self._closed = False
