@@ -10,6 +10,8 @@ in the README's configuration table.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "csp",
     "securemsg",
     "securemsg.audit",
+    "securemsg.chat",
     "accounts",
     "keyvault",
 ]
@@ -125,7 +128,10 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file, not ":memory:", so that a live Daphne server or a
     # second process started by a test sees the same test database.
-    _database["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    # One file per test process, so parallel test runs never share it.
+    _database["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"securemsg-test-{os.getpid()}.sqlite3")
+    }
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -140,6 +146,26 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Rate limits and session counts must hold across processes: with Redis
+# configured they live there, otherwise in this process's memory.
+CACHES: dict[str, Any]
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Encrypted channel (protocol.md, "Limits" and "Close codes") ----------
+
+SECUREMSG_ALLOWED_ORIGINS = env_list("SECUREMSG_ALLOWED_ORIGINS", [])
+SECUREMSG_IDLE_TIMEOUT = env_int("SECUREMSG_IDLE_TIMEOUT", 300)
+SECUREMSG_HANDSHAKES_PER_MINUTE = env_int("SECUREMSG_HANDSHAKES_PER_MINUTE", 30)
+SECUREMSG_HANDSHAKES_PER_MINUTE_PER_IP = env_int("SECUREMSG_HANDSHAKES_PER_MINUTE_PER_IP", 120)
+SECUREMSG_MESSAGES_PER_MINUTE = env_int("SECUREMSG_MESSAGES_PER_MINUTE", 600)
+SECUREMSG_MAX_SESSIONS_PER_USER = env_int("SECUREMSG_MAX_SESSIONS_PER_USER", 20)
+SECUREMSG_TRUSTED_PROXY_COUNT = env_int("SECUREMSG_TRUSTED_PROXY_COUNT", 0)
 
 # --- Accounts and sign-in ---------------------------------------------------
 
@@ -181,7 +207,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_IPWARE_PROXY_COUNT = env_int("SECUREMSG_TRUSTED_PROXY_COUNT", 0) or None
+AXES_IPWARE_PROXY_COUNT = SECUREMSG_TRUSTED_PROXY_COUNT or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 )
@@ -214,14 +240,6 @@ KEYVAULT_MAX_AGE_ENCRYPTION_DAYS = env_int("SECUREMSG_KEY_MAX_AGE_ENCRYPTION_DAY
 KEYVAULT_MAX_USES = env_int("SECUREMSG_KEY_MAX_USES", 0)
 KEYVAULT_GRACE_DAYS = env_int("SECUREMSG_KEY_GRACE_DAYS", 7)
 KEYVAULT_DELETION_WAIT_DAYS = env_int("SECUREMSG_KEY_DELETION_WAIT_DAYS", 30, minimum=7)
-
-# --- Audit log --------------------------------------------------------------
-
-# A signed checkpoint of the audit chain after every N events (0: on demand only).
-SECUREMSG_AUDIT_CHECKPOINT_EVERY = env_int("SECUREMSG_AUDIT_CHECKPOINT_EVERY", 1000, minimum=0)
-# Attributes model changes to the administrator making them, and turns an
-# audit write failure into a 503 page (fail closed) instead of a traceback.
-MIDDLEWARE.append("securemsg.audit.middleware.AuditMiddleware")
 
 # --- Audit log --------------------------------------------------------------
 
