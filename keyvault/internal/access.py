@@ -71,6 +71,7 @@ def load_private_key(row: ServerKey) -> rsa.RSAPrivateKey:
         bytes(row.wrapped_dek),
         version=row.master_version,
         aad=server_key_aad("dek", binding),
+        what=f"DEK of {row.kid}",
     )
     key = open_private_key(dek, bytes(row.wrapped_private_key), binding)
     if spki_der(key.public_key()) != bytes(row.public_key):

@@ -82,6 +82,7 @@ def open_data_key(key_id: str, *, purpose: str) -> bytes:
         bytes(row.wrapped_key),
         version=row.master_version,
         aad=data_key_aad(key_id=row.key_id, purpose=row.purpose, context=row.context),
+        what=f"data key {row.key_id}",
     )
     cache.put("data", key_id, (purpose, key))
     return key

@@ -122,12 +122,17 @@ def wrap_primary(
     return backend.wrap(key, aad=aad, version=number)
 
 
-def unwrap_checked(backend: KMSBackend, blob: bytes, *, version: int, aad: bytes) -> bytes:
-    """Unwrap, turning an authentication failure into WrongMasterKey or CorruptedKey."""
+def unwrap_checked(
+    backend: KMSBackend, blob: bytes, *, version: int, aad: bytes, what: str
+) -> bytes:
+    """Unwrap, turning an authentication failure into WrongMasterKey or CorruptedKey.
+
+    ``what`` names the row in the error (``"DEK of sig-3"``).
+    """
     row = _usable_row(version)
     try:
         return backend.unwrap(blob, version=version, aad=aad)
-    except CorruptedKeyError:
+    except CorruptedKeyError as exc:
         if row is not None:
             _check(backend, row)  # raises WrongMasterKeyError when the master is wrong
-        raise
+        raise CorruptedKeyError(f"{what}: {exc}") from None

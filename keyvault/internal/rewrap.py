@@ -60,10 +60,13 @@ def _rewrap_server_key(pk: int, version: int, backend: KMSBackend, actor: Any) -
         if row.master_version == version or not row.wrapped_dek:
             return False
         aad = server_key_aad("dek", Binding.of(row))
-        dek = unwrap_checked(backend, bytes(row.wrapped_dek), version=row.master_version, aad=aad)
+        what = f"DEK of {row.kid}"
+        dek = unwrap_checked(
+            backend, bytes(row.wrapped_dek), version=row.master_version, aad=aad, what=what
+        )
         wrapped = wrap_primary(backend, dek, aad=aad, version=version)
         # Never save a wrap that does not open: the old one is still good.
-        if unwrap_checked(backend, wrapped.blob, version=version, aad=aad) != dek:
+        if unwrap_checked(backend, wrapped.blob, version=version, aad=aad, what=what) != dek:
             raise MasterKeyError(f"re-wrapped key of {row.kid} does not open; nothing changed")
         previous = row.master_version
         row.master_version, row.wrapped_dek = version, wrapped.blob
@@ -85,9 +88,12 @@ def _rewrap_data_key(pk: int, version: int, backend: KMSBackend, actor: Any) -> 
         if row.master_version == version:
             return False
         aad = data_key_aad(key_id=row.key_id, purpose=row.purpose, context=row.context)
-        key = unwrap_checked(backend, bytes(row.wrapped_key), version=row.master_version, aad=aad)
+        what = f"data key {row.key_id}"
+        key = unwrap_checked(
+            backend, bytes(row.wrapped_key), version=row.master_version, aad=aad, what=what
+        )
         wrapped = wrap_primary(backend, key, aad=aad, version=version)
-        if unwrap_checked(backend, wrapped.blob, version=version, aad=aad) != key:
+        if unwrap_checked(backend, wrapped.blob, version=version, aad=aad, what=what) != key:
             raise MasterKeyError(f"re-wrapped data key {row.key_id} does not open; nothing changed")
         previous = row.master_version
         row.master_version, row.wrapped_key = version, wrapped.blob

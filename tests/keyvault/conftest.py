@@ -63,3 +63,88 @@ def vault(db: None, vault_settings: Any) -> Any:
 
     keyvault.initialize()
     return keyvault
+
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+TOKEN_LABEL = "securemsg-test"
+TOKEN_PIN = "4321-test-pin"
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A SoftHSM2 token in a temp dir with its own SOFTHSM2_CONF (one per test session).
+
+    SoftHSM2 reads its configuration when the module is first initialised,
+    which python-pkcs11 does once per process, so the token lives for the
+    whole session; tests use distinct key labels to stay independent.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    if not os.path.exists(SOFTHSM_MODULE) or shutil.which("softhsm2-util") is None:
+        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            TOKEN_LABEL,
+            "--pin",
+            TOKEN_PIN,
+            "--so-pin",
+            "8765-test-so-pin",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return {"module": SOFTHSM_MODULE, "label": TOKEN_LABEL, "pin": TOKEN_PIN, "conf": str(conf)}
+
+
+@pytest.fixture
+def pkcs11_settings(softhsm_token: dict[str, str], vault_settings: Any, request: Any) -> Any:
+    """Point the vault at the SoftHSM2 token with a key label unique to the test."""
+    from keyvault import reset_caches
+    from keyvault._secret import Secret
+
+    vault_settings.KEYVAULT_BACKEND = "pkcs11"
+    vault_settings.KEYVAULT_PKCS11_MODULE = softhsm_token["module"]
+    vault_settings.KEYVAULT_PKCS11_TOKEN_LABEL = softhsm_token["label"]
+    vault_settings.KEYVAULT_PKCS11_PIN = Secret(softhsm_token["pin"])
+    vault_settings.KEYVAULT_PKCS11_KEY_LABEL = "m-" + request.node.name[:40]
+    reset_caches()
+    return vault_settings
+
+
+@pytest.fixture
+def passphrase_settings(vault_settings: Any, tmp_path: Any) -> Any:
+    """Use the passphrase backend with a parameters file in the temp dir."""
+    from keyvault import reset_caches
+    from keyvault._secret import Secret
+
+    vault_settings.KEYVAULT_BACKEND = "passphrase"
+    vault_settings.KEYVAULT_MASTER_PASSPHRASE = Secret("an operator passphrase 42")
+    vault_settings.KEYVAULT_PASSPHRASE_PARAMS_FILE = str(tmp_path / "master-passphrase.json")
+    reset_caches()
+    return vault_settings
+
+
+def private_der(kid: str) -> bytes:
+    """The PKCS#8 DER of a stored key, unwrapped through the vault (for leak scans)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from keyvault.internal.access import private_key
+
+    return private_key(kid).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
