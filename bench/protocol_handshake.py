@@ -71,24 +71,25 @@ def main() -> None:
     # Client work is prepared outside the timed region; the server's parts
     # are timed by wrapping the two RSA wrappers the handshake calls.
     parts = {"oaep": 0.0, "pss": 0.0}
-    real_unwrap, real_sign = handshake_module.oaep_unwrap_secret_silently, handshake_module.pss_sign
+    real_unwrap = getattr(handshake_module, "oaep_unwrap_secret_silently")  # noqa: B009
+    real_sign = getattr(handshake_module, "pss_sign")  # noqa: B009
 
     def timed_unwrap(*a: Any) -> bytes:
         t = time.perf_counter()
         try:
-            return real_unwrap(*a)
+            return bytes(real_unwrap(*a))
         finally:
             parts["oaep"] += time.perf_counter() - t
 
     def timed_sign(*a: Any) -> bytes:
         t = time.perf_counter()
         try:
-            return real_sign(*a)
+            return bytes(real_sign(*a))
         finally:
             parts["pss"] += time.perf_counter() - t
 
-    handshake_module.oaep_unwrap_secret_silently = timed_unwrap  # type: ignore[assignment]
-    handshake_module.pss_sign = timed_sign  # type: ignore[assignment]
+    setattr(handshake_module, "oaep_unwrap_secret_silently", timed_unwrap)  # noqa: B010
+    setattr(handshake_module, "pss_sign", timed_sign)  # noqa: B010
     keyring = Keyring(sig, enc)
     total = 0.0
     for _ in range(n):
@@ -119,7 +120,8 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:42} {value * 1000:8.3f}")
     print(
-        f"\nhandshake / raw RSA = {handshake / raw:.3f}  (overhead {100 * (handshake / raw - 1):.1f} %)"
+        f"\nhandshake / raw RSA = {handshake / raw:.3f}"
+        f"  (overhead {100 * (handshake / raw - 1):.1f} %)"
     )
     print(f"rest / handshake = {100 * rest / handshake:.1f} %")
     result = {
