@@ -56,6 +56,7 @@ class VaultKeyring:
         try:
             kid, key = active_signing_key()
         except KeyVaultError as exc:
+            _record_failure(exc, "signing_key")
             raise ServerUnavailableError("the key store cannot serve") from exc
         usage.count_private_op(kid)
         return kid, key
@@ -77,6 +78,7 @@ class VaultKeyring:
                 self._check_grace(enc_kid, info.retire_after)
             key = private_key(enc_kid)
         except KeyVaultError as exc:
+            _record_failure(exc, "decryption_key")
             raise ServerUnavailableError("the key store cannot serve") from exc
         usage.count_private_op(enc_kid)
         return key
@@ -88,6 +90,16 @@ class VaultKeyring:
             audit_hook.record("key.refused_after_deadline", **fields)
             raise StaleKeyError("the encryption key is past its retire-after deadline")
         audit_hook.record("key.retiring_used", **fields)
+
+
+def _record_failure(exc: KeyVaultError, operation: str) -> None:
+    """Audit a vault failure by reason class; never let the audit error hide the vault's."""
+    try:
+        audit_hook.record(
+            "keyvault.failure", outcome="error", reason=exc.reason, operation=operation
+        )
+    except KeyVaultError:
+        pass  # the caller fails closed with 4500 either way
 
 
 def server_keyring() -> ServerKeyring:

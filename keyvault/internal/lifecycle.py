@@ -75,7 +75,9 @@ def _locked(kid: str) -> ServerKey:
     return row
 
 
-def _new_key_row(purpose: str, private: rsa.RSAPrivateKey, algorithm: str) -> ServerKey:
+def _new_key_row(
+    purpose: str, private: rsa.RSAPrivateKey, algorithm: str, now: datetime
+) -> ServerKey:
     """Build (inside the caller's transaction) the pending row for a new key."""
     latest = ServerKey.objects.filter(purpose=purpose).aggregate(v=Max("version"))["v"]
     version = (latest or 0) + 1
@@ -92,7 +94,7 @@ def _new_key_row(purpose: str, private: rsa.RSAPrivateKey, algorithm: str) -> Se
         state=State.PENDING,
         public_key=spki,
         fingerprint=fingerprint(spki),
-        created_at=timezone.now(),
+        created_at=now,
         # Encryption keys may be destroyed after their waiting period; signing
         # keys keep their private half unless an operator allows it, because
         # they endorse successors and sign audit checkpoints.
@@ -104,7 +106,12 @@ def _new_key_row(purpose: str, private: rsa.RSAPrivateKey, algorithm: str) -> Se
 
 
 def rotate(
-    purpose: str, *, actor: Any = None, request: Any = None, reason: str = "manual"
+    purpose: str,
+    *,
+    actor: Any = None,
+    request: Any = None,
+    reason: str = "manual",
+    now: datetime | None = None,
 ) -> ServerKey:
     """Create and activate a new key of ``purpose``; the active one becomes ``retiring``.
 
@@ -115,11 +122,11 @@ def rotate(
     algorithm = app_settings.key_algorithm
     # Key generation is slow (RSA-3072 ~0.5 s): do it before taking locks.
     private = rsa.generate_private_key(_PUBLIC_EXPONENT, ALGORITHMS[algorithm])
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         old = ServerKey.objects.select_for_update().filter(purpose=purpose, state=State.ACTIVE)
         previous = old.first()
-        new = _new_key_row(purpose, private, algorithm)
+        new = _new_key_row(purpose, private, algorithm, now)
         new.save()
         _audit("key.created", new, actor=actor, request=request, algorithm=algorithm)
         if previous is not None:
@@ -244,7 +251,9 @@ def reenable_key(kid: str, *, actor: Any = None, request: Any = None) -> ServerK
 
 def schedule_deletion(kid: str, *, actor: Any = None, request: Any = None) -> ServerKey:
     """Schedule destruction of a disabled key after the waiting period."""
-    return _change(kid, "schedule_deletion", "key.deletion_scheduled", actor=actor, request=request)
+    return _change(
+        kid, "schedule_deletion", "key.scheduled_for_deletion", actor=actor, request=request
+    )
 
 
 def cancel_deletion(kid: str, *, actor: Any = None, request: Any = None) -> ServerKey:
@@ -319,15 +328,23 @@ def run_due(*, actor: Any = None, now: datetime | None = None) -> DueReport:
         overused = 0 < app_settings.max_uses <= key.usage_count
         if too_old or overused:
             reason = "age" if too_old else "usage"
-            rotate(key.purpose, actor=actor, reason=reason)
+            rotate(key.purpose, actor=actor, reason=reason, now=now)
             report.rotated.append(key.kid)
     for key in ServerKey.objects.filter(state=State.RETIRING, retire_after__lte=now):
-        _change(key.kid, "disable", "key.disabled", actor=actor, request=None, reason="deadline")
+        _change(
+            key.kid,
+            "disable",
+            "key.disabled",
+            actor=actor,
+            request=None,
+            now=now,
+            reason="deadline",
+        )
         report.disabled.append(key.kid)
     for key in ServerKey.objects.filter(state=State.PENDING_DELETION, delete_after__lte=now):
         destroy_key(key.kid, actor=actor, now=now)
         report.destroyed.append(key.kid)
     for purpose in Purpose.values:
         if not ServerKey.objects.filter(purpose=purpose, state=State.ACTIVE).exists():
-            report.rotated.append(rotate(purpose, actor=actor, reason="no_active_key").kid)
+            report.rotated.append(rotate(purpose, actor=actor, reason="no_active_key", now=now).kid)
     return report

@@ -14,14 +14,19 @@ class AuditRecorder:
     the vault records and that a failing audit log rolls the action back.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, real: Any) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.fail_on: str | None = None
+        #: Set to True to also write every event to the real audit log.
+        self.passthrough = False
+        self._real = real
 
     def __call__(self, event: str, *, actor: Any = None, request: Any = None, **fields: Any):
         if self.fail_on is not None and event == self.fail_on:
             raise RuntimeError(f"audit log unavailable ({event})")
         self.events.append((event, dict(fields, actor=actor)))
+        if self.passthrough:
+            self._real(event, actor=actor, request=request, **fields)
 
     def names(self) -> list[str]:
         return [name for name, _ in self.events]
@@ -35,7 +40,7 @@ def audit(monkeypatch: pytest.MonkeyPatch) -> AuditRecorder:
     """Capture the vault's audit events."""
     from securemsg import audit as audit_module
 
-    recorder = AuditRecorder()
+    recorder = AuditRecorder(audit_module.record)
     monkeypatch.setattr(audit_module, "record", recorder)
     return recorder
 
