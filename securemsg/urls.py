@@ -7,9 +7,11 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from keyvault.views import keys_json
+from securemsg.chat.views import ChatView
 
 urlpatterns = [
     path("", account_views.HomeView.as_view(), name="home"),
+    path("chat/", ChatView.as_view(), name="chat"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path(".well-known/securemsg/keys.json", keys_json, name="keys-json"),

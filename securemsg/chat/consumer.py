@@ -1,0 +1,365 @@
+"""The securemsg/1 WebSocket endpoint: a thin adapter around the protocol core.
+
+The consumer decodes frames, hands them to the core's state machines, runs
+the use cases of :mod:`securemsg.chat.internal.store` and maps every
+failure to a close code in one place (:mod:`securemsg.chat.errors`). RSA
+private-key work runs in a thread pool sized to the cores, so a handshake
+never stalls the event loop. The channel layer carries message ids only;
+each session loads, decrypts and seals what it delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import close_old_connections
+
+import keyvault
+from securemsg import audit
+from securemsg.chat import limits
+from securemsg.chat.conf import chat_settings
+from securemsg.chat.errors import SERVER_FAULTS, close_code_for
+from securemsg.chat.exceptions import UnknownMessageError, UnknownUserError
+from securemsg.chat.internal import store
+from securemsg.chat.netaddr import client_address
+from securemsg.protocol import (
+    MAX_FRAME_SIZE,
+    MAX_PLAINTEXT_SIZE,
+    CloseCode,
+    DeliveredNotice,
+    ErrorReply,
+    HistoryRequest,
+    MalformedMessageError,
+    PingRequest,
+    ProtocolError,
+    SendRequest,
+    ServerHandshake,
+    Session,
+    ack_message,
+    chat_message,
+    encode_json,
+    encode_json_bytes,
+    history_message,
+    parse_client_request,
+    pong_message,
+    receipt_message,
+)
+
+logger = logging.getLogger("securemsg.chat")
+
+# RSA operations release the GIL, so one thread per core uses every core.
+_RSA_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="securemsg-rsa")
+
+
+def _in_rsa_pool(func: Any, *args: Any) -> Any:
+    def run() -> Any:
+        try:
+            return func(*args)
+        finally:
+            close_old_connections()
+
+    return asyncio.get_running_loop().run_in_executor(_RSA_POOL, run)
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group of every open session of one user."""
+    return f"securemsg.user.{user_id}"
+
+
+class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """One WebSocket connection: handshake, then encrypted application records."""
+
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        self.address = client_address(self.scope)
+        self.session: Session | None = None
+        self.handshake: ServerHandshake | None = None
+        self.closing = False
+        self.counted = False
+        self.joined = False
+        self.sent_mids: set[str] = set()
+        self.receipts_sent: set[str] = set()
+        self.last_frame = time.monotonic()
+        self.tasks: list[asyncio.Task[None]] = []
+        await self.accept()
+        if not await sync_to_async(limits.open_session)(
+            self.user.pk, chat_settings.max_sessions_per_user
+        ):
+            await self._audit("ratelimit.hit", outcome="denied", limit="sessions_per_user")
+            await self._close(CloseCode.RATE_LIMITED, "too many open sessions")
+            return
+        self.counted = True
+        self.tasks.append(asyncio.create_task(self._handshake_deadline()))
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.joined:
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        if self.counted:
+            self.counted = False
+            await sync_to_async(limits.close_session)(self.user.pk)
+
+    # --- frames from the client ------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        self.last_frame = time.monotonic()
+        try:
+            if (
+                text_data is None
+                or len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_SIZE
+            ):
+                raise MalformedMessageError("frames are JSON text of at most 65,536 bytes")
+            if self.session is not None:
+                await self._on_record(text_data)
+            elif self.handshake is None:
+                await self._on_client_hello(text_data)
+            else:
+                await self._on_client_finished(text_data)
+        except (ProtocolError, *SERVER_FAULTS) as exc:  # type: ignore[misc]
+            await self._fail(exc)
+        except Exception as exc:
+            # A bug must not leave the client guessing or the session half-open:
+            # log it for the operator and close as "cannot serve safely".
+            logger.exception("unexpected error in the securemsg/1 consumer")
+            await self._fail(exc)
+
+    async def _on_client_hello(self, frame: str) -> None:
+        per_user = limits.hit(f"hs:user:{self.user.pk}", chat_settings.handshakes_per_minute)
+        per_ip = limits.hit(f"hs:ip:{self.address}", chat_settings.handshakes_per_minute_per_ip)
+        if not (per_user and per_ip):
+            which = "handshakes_per_user" if not per_user else "handshakes_per_ip"
+            await self._audit("ratelimit.hit", outcome="denied", limit=which)
+            await self._close(CloseCode.RATE_LIMITED, "handshake rate limit")
+            return
+        keyring = await _in_rsa_pool(keyvault.server_keyring)
+        self.handshake = ServerHandshake(keyring, self.user.get_username())
+        server_hello = await _in_rsa_pool(self.handshake.receive_client_hello, frame)
+        await self.send(text_data=encode_json(server_hello))
+
+    async def _on_client_finished(self, frame: str) -> None:
+        assert self.handshake is not None
+        established = self.handshake.receive_client_finished(frame)
+        # The handshake is audited (committed) before the client may use it.
+        await self._audit(
+            "handshake.completed",
+            session_id=established.session.session_id.hex(),
+            sig_kid=self.handshake.sig_kid,
+            enc_kid=self.handshake.enc_kid,
+        )
+        self.session = established.session
+        await self.send(text_data=encode_json(established.ready))
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = [asyncio.create_task(self._idle_watchdog())]
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        self.joined = True
+        await self._deliver_pending()
+        self.tasks.append(asyncio.create_task(self._redelivery_sweeps()))
+
+    async def _on_record(self, frame: str) -> None:
+        assert self.session is not None
+        message = self.session.open(frame)
+        if message is None:  # a key update, handled by the session
+            return
+        request = parse_client_request(message)
+        if isinstance(request, ErrorReply):
+            await self._seal(request.to_json())
+        elif isinstance(request, SendRequest):
+            await self._on_send(request)
+        elif isinstance(request, HistoryRequest):
+            await self._on_history(request)
+        elif isinstance(request, PingRequest):
+            await self._seal(pong_message(request.id))
+        elif isinstance(request, DeliveredNotice):
+            await self._on_delivered(request.mid)
+
+    # --- application requests --------------------------------------------------
+
+    async def _on_send(self, request: SendRequest) -> None:
+        previous = await database_sync_to_async(store.find_previous_send)(self.user, request.id)
+        if previous is None and not limits.hit(
+            f"msg:user:{self.user.pk}", chat_settings.messages_per_minute
+        ):
+            await self._audit("ratelimit.hit", outcome="denied", limit="messages_per_user")
+            await self._seal(ErrorReply(request.id, "rate_limited", "too many messages").to_json())
+            return
+        try:
+            result = previous or await database_sync_to_async(store.store_message)(
+                self.user, request.to, request.id, request.body
+            )
+        except UnknownUserError:
+            await self._seal(ErrorReply(request.id, "unknown_user", "no such user").to_json())
+            return
+        # The sending session has the ack; it never gets this message as a msg.
+        self.sent_mids.add(result.mid)
+        await self._seal(ack_message(request.id, result.mid, result.ts))
+        if result.created:
+            event = {"type": "chat.deliver", "mid": result.mid, "origin": self.channel_name}
+            await self.channel_layer.group_send(user_group(result.recipient_id), event)
+            if result.recipient_id != self.user.pk:
+                await self.channel_layer.group_send(user_group(self.user.pk), event)
+
+    async def _on_history(self, request: HistoryRequest) -> None:
+        try:
+            rows, more = await database_sync_to_async(store.history)(
+                self.user, request.with_, request.before, request.limit
+            )
+        except UnknownUserError:
+            await self._seal(ErrorReply(request.id, "unknown_user", "no such user").to_json())
+            return
+        except UnknownMessageError:
+            reply = ErrorReply(request.id, "unknown_message", "no such message")
+            await self._seal(reply.to_json())
+            return
+        await self._seal(_history_page(request, rows, more))
+
+    async def _on_delivered(self, mid: str) -> None:
+        sender_id = await database_sync_to_async(store.mark_delivered)(self.user, mid)
+        if sender_id is not None:
+            await self.channel_layer.group_send(
+                user_group(sender_id), {"type": "chat.receipt", "mid": mid}
+            )
+
+    # --- events from the channel layer ----------------------------------------
+
+    async def chat_deliver(self, event: dict[str, Any]) -> None:
+        """Deliver a stored message named by id (never by content) to this session."""
+        mid = str(event["mid"])
+        if self.session is None or self.closing or mid in self.sent_mids:
+            return
+        if event.get("origin") == self.channel_name:
+            return
+        try:
+            message = await database_sync_to_async(store.load_message)(mid, self.user)
+            if message is not None:
+                await self._send_msg(message)
+        except SERVER_FAULTS as exc:
+            await self._fail(exc)
+
+    async def chat_receipt(self, event: dict[str, Any]) -> None:
+        """Tell this sender session, once, that a message was delivered."""
+        mid = str(event["mid"])
+        if self.session is None or self.closing or mid in self.receipts_sent:
+            return
+        self.receipts_sent.add(mid)
+        await self._seal(receipt_message(mid))
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The sign-in session behind this socket ended (sign-out, password change, …)."""
+        key = event.get("session_key")
+        if key is not None and key != self.scope["session"].session_key:
+            return
+        await self._audit("session.closed_signed_out", reason=str(event.get("reason", "ended")))
+        await self._close(CloseCode.NOT_LOGGED_IN, "sign-in session ended")
+
+    # --- delivery helpers --------------------------------------------------------
+
+    async def _send_msg(self, message: store.StoredMessage) -> None:
+        self.sent_mids.add(message.mid)
+        await self._seal(
+            chat_message(
+                mid=message.mid,
+                sender=message.sender,
+                to=message.to,
+                body=message.body,
+                ts=message.ts,
+            )
+        )
+
+    async def _deliver_pending(self) -> None:
+        pending = await database_sync_to_async(store.undelivered_for)(self.user)
+        for _row_id, message in pending:
+            if message.mid not in self.sent_mids and not self.closing:
+                await self._send_msg(message)
+
+    async def _redelivery_sweeps(self) -> None:
+        # Covers messages the channel layer dropped (full or restarted Redis).
+        while not self.closing:
+            await asyncio.sleep(chat_settings.redelivery_interval)
+            try:
+                await self._deliver_pending()
+            except SERVER_FAULTS as exc:
+                await self._fail(exc)
+                return
+
+    async def _seal(self, message: dict[str, Any]) -> None:
+        assert self.session is not None
+        for frame in self.session.seal(message):
+            await self.send(text_data=encode_json(frame))
+
+    # --- timers -------------------------------------------------------------------
+
+    async def _handshake_deadline(self) -> None:
+        await asyncio.sleep(chat_settings.handshake_timeout)
+        if self.session is None and not self.closing:
+            await self._audit("handshake.failed", outcome="failure", reason="timeout")
+            await self._close(CloseCode.TIMEOUT, "handshake timeout")
+
+    async def _idle_watchdog(self) -> None:
+        timeout = chat_settings.idle_timeout
+        if timeout <= 0:
+            return
+        while not self.closing:
+            remaining = self.last_frame + timeout - time.monotonic()
+            if remaining <= 0:
+                await self._close(CloseCode.TIMEOUT, "idle timeout")
+                return
+            await asyncio.sleep(min(remaining, 1.0) + 0.01)
+
+    # --- closing and auditing --------------------------------------------------
+
+    async def _fail(self, exc: BaseException) -> None:
+        code, reason = close_code_for(exc)
+        event = "record.rejected" if self.session is not None else "handshake.failed"
+        if code == CloseCode.SERVER_UNAVAILABLE:
+            logger.error("closing session with 4500: %s", reason)
+        try:
+            await self._audit(event, outcome="failure", reason=reason, close_code=code)
+        except SERVER_FAULTS:
+            code = CloseCode.SERVER_UNAVAILABLE
+        await self._close(code, reason)
+
+    async def _close(self, code: int, why: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        logger.info("closing websocket of user %s with %d (%s)", self.user.pk, code, why)
+        await self.close(code=code)
+
+    async def _audit(self, event: str, *, outcome: str = "success", **fields: Any) -> None:
+        await database_sync_to_async(audit.record)(
+            event,
+            actor=self.user,
+            request=self.scope,
+            outcome=outcome,
+            ip=self.address,
+            target_type="user",
+            target_id=str(self.user.pk),
+            **fields,
+        )
+
+
+def _history_page(
+    request: HistoryRequest, rows: list[store.StoredMessage], more: bool
+) -> dict[str, Any]:
+    """The newest rows that fit in one record, listed oldest first."""
+    page: list[dict[str, Any]] = []
+    for row in rows:  # newest first
+        candidate = [row.as_history_item(), *page]
+        reply = history_message(request.id, request.with_, candidate, more)
+        if page and len(encode_json_bytes(reply)) > MAX_PLAINTEXT_SIZE:
+            more = True
+            break
+        page = candidate
+    return history_message(request.id, request.with_, page, more)

@@ -1,0 +1,53 @@
+"""Close a user's WebSockets when the sign-in session behind them ends.
+
+Sign-out closes the sockets of that one session; a password change or a
+deactivation closes every socket of the user. The notice travels through
+the channel layer, so it reaches sockets held by any server process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from accounts.models import User
+
+
+def _notify(user_id: int, *, session_key: str | None, reason: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    from securemsg.chat.consumer import user_group
+
+    event = {"type": "session.ended", "session_key": session_key, "reason": reason}
+    async_to_sync(layer.group_send)(user_group(user_id), event)
+
+
+@receiver(user_logged_out)
+def _on_logout(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+    if user is not None and request.session.session_key:
+        _notify(user.pk, session_key=request.session.session_key, reason="signed_out")
+
+
+@receiver(pre_save, sender=User)
+def _on_user_change(sender: type[User], instance: User, **kwargs: Any) -> None:
+    if instance.pk is None:
+        return
+    before = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if before is None:
+        return
+    if before["password"] != instance.password:
+        reason = "password_changed"
+    elif before["is_active"] and not instance.is_active:
+        reason = "deactivated"
+    else:
+        return
+    user_id = instance.pk
+    transaction.on_commit(lambda: _notify(user_id, session_key=None, reason=reason))
