@@ -40,24 +40,43 @@ def user_factory(db: None) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def live_env(transactional_db: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for a server process that shares this test's database.
+def live_env(
+    transactional_db: None, tmp_path_factory: pytest.TempPathFactory, settings: Any
+) -> dict[str, str]:
+    """Environment for a server process that shares this test's database and key vault.
 
     ``transactional_db`` commits every row, so the server sees what the test
-    created, and the tables are flushed afterwards.
+    created, and the tables are flushed afterwards. The test process and the
+    server use the same master keyring file (RSA-2048 keys, for speed).
     """
-    from django.conf import settings
+    import keyvault
 
     db = settings.DATABASES["default"]
     data_dir = tmp_path_factory.mktemp("server-data")
+    keyring = data_dir / "master-keyring.json"
+    settings.KEYVAULT_MASTER_KEY_FILE = str(keyring)
+    settings.KEYVAULT_KEY_ALGORITHM = "RSA-2048"
+    keyvault.reset_caches()
     env = {
         "SECUREMSG_ENV": "dev",
         "SECUREMSG_DATA_DIR": str(data_dir),
         "SECRET_KEY": settings.SECRET_KEY,
+        "SECUREMSG_MASTER_KEY_FILE": str(keyring),
+        "SECUREMSG_KEY_ALGORITHM": "RSA-2048",
     }
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
     return env
+
+
+@pytest.fixture
+def live_vault(live_env: dict[str, str]) -> dict[str, Any]:
+    """Initialise the key vault shared with live servers; return its keys.json document."""
+    import keyvault
+    from django.core.management import call_command
+
+    call_command("keyvault", "init", verbosity=0)
+    return keyvault.keys_document()
 
 
 @pytest.fixture
