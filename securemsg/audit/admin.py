@@ -7,17 +7,22 @@ needs ``audit.view_auditevent``. Every custom page checks that permission.
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import timedelta
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_http_methods
 
 from securemsg.audit.exceptions import CheckpointError
 from securemsg.audit.internal import dashboard
@@ -83,7 +88,7 @@ class AuditEventAdmin(_ReadOnlyAdmin):
     readonly_fields = fields
 
     class Media:
-        css = {"all": ("audit/audit.css",)}
+        css: ClassVar = {"all": ("audit/audit.css",)}
 
     @admin.display(description="target")
     def target(self, obj: AuditEvent) -> str:
@@ -142,12 +147,8 @@ class AuditEventAdmin(_ReadOnlyAdmin):
         """Counts per event type (24 h, 30 days) and charts of failed sign-ins."""
         context = self._context(request, "Audit dashboard")
         now = timezone.now()
-        hourly = dashboard.failed_signins(
-            now, buckets=24, step=timezone.timedelta(hours=1), fmt="%H:00"
-        )
-        daily = dashboard.failed_signins(
-            now, buckets=30, step=timezone.timedelta(days=1), fmt="%m-%d"
-        )
+        hourly = dashboard.failed_signins(now, buckets=24, step=timedelta(hours=1), fmt="%H:00")
+        daily = dashboard.failed_signins(now, buckets=30, step=timedelta(days=1), fmt="%m-%d")
         context |= {
             "counts": dashboard.counts_by_event(now),
             "charts": [
@@ -159,11 +160,12 @@ class AuditEventAdmin(_ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/audit/dashboard.html", context)
 
-    @require_http_methods(["GET", "POST"])
     def verify_view(self, request: HttpRequest) -> HttpResponse:
         """GET explains, POST walks the whole chain and records ``audit.verified``."""
         from securemsg.audit.internal.sources import verify_database
 
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         context = self._context(request, "Verify the audit chain")
         if request.method == "POST":
             try:
@@ -181,7 +183,7 @@ class AuditEventAdmin(_ReadOnlyAdmin):
                 context["result"] = result
         return TemplateResponse(request, "admin/audit/verify.html", context)
 
-    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
+    def export_view(self, request: HttpRequest, fmt: str) -> StreamingHttpResponse:
         """The current filter and search as CSV or JSON Lines, recorded as ``audit.exported``."""
         if fmt not in ("csv", "jsonl"):
             raise PermissionDenied

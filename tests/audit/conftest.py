@@ -81,14 +81,23 @@ def sql() -> Callable[..., list[tuple[Any, ...]]]:
     return run
 
 
-@pytest.fixture
-def unwritable(db: None) -> Iterator[None]:
-    """Make the audit table refuse inserts, as a full disk or revoked grant would."""
+def _make_unwritable() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_auditevent "
             "BEGIN SELECT RAISE(ABORT, 'read-only'); END"
         )
-    yield
+
+
+@pytest.fixture
+def make_unwritable(db: None) -> Iterator[Callable[[], None]]:
+    """Call it to make the audit table refuse inserts, as a full disk or revoked grant would."""
+    yield _make_unwritable
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS audit_read_only")
+
+
+@pytest.fixture
+def unwritable(make_unwritable: Callable[[], None]) -> None:
+    """The audit table refuses inserts from the start of the test."""
+    make_unwritable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import types
 
@@ -50,7 +51,7 @@ def test_rows_form_a_chain_with_the_documented_hash(events):
     assert seqs == [1, 2, 3]
     rows = list(AuditEvent.objects.order_by("seq"))
     assert rows[0].prev_hash == "0" * 64
-    for before, row in zip(rows, rows[1:], strict=False):
+    for before, row in itertools.pairwise(rows):
         assert row.prev_hash == before.hash
     for row in rows:
         assert row.hash == _expected_hash(row)

@@ -66,13 +66,13 @@ class _InputFilter(admin.ListFilter):
         """Always shown."""
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         """The query parameters this filter reads."""
         return [name for name, _label, _kind in self.inputs]
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[Any]:
         """One entry for the template: the inputs and the other parameters to keep."""
-        mine = set(self.expected_parameters())
+        mine = {name for name, _label, _kind in self.inputs}
         yield {
             "inputs": [
                 {"name": n, "label": label, "type": kind, "value": self.used_parameters.get(n, "")}
@@ -111,7 +111,8 @@ class DateRangeFilter(_InputFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """Rows written between the two dates."""
-        start, end = self.used_parameters.get("ts_from"), self.used_parameters.get("ts_to")
+        start = str(self.used_parameters.get("ts_from") or "")
+        end = str(self.used_parameters.get("ts_to") or "")
         if start:
             queryset = queryset.filter(
                 ts__gte=datetime.combine(_day(start, "From"), time.min, tzinfo=UTC)

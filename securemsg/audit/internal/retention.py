@@ -191,13 +191,11 @@ def prune(before: int) -> PruneSummary:
         if first is None or before <= first:
             raise PruneRefusedError(f"nothing to prune before row {before}")
         if not Checkpoint.objects.filter(seq=anchor).exists():
-            below = (
-                Checkpoint.objects.filter(seq__lt=anchor)
-                .order_by("-seq")
-                .values_list("seq", flat=True)
-                .first()
-            )
-            hint = f"; the nearest is {below}, so use --before {below + 1}" if below else ""
+            seqs = Checkpoint.objects.values_list("seq", flat=True)
+            below = seqs.filter(seq__lt=anchor).order_by("-seq").first()
+            above = seqs.filter(seq__gt=anchor).order_by("seq").first()
+            nearest = below if below is not None else above
+            hint = f"; the nearest is {nearest}, so use --before {nearest + 1}" if nearest else ""
             raise PruneRefusedError(f"row {anchor} has no checkpoint{hint}")
         result = verify_database()
         if not result.ok or (result.last_checkpoint or 0) < anchor:
