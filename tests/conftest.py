@@ -39,6 +39,16 @@ def user_factory(db: None) -> Callable[..., Any]:
 # --- Live servers and the browser ----------------------------------------------
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run browser tests last.
+
+    Playwright's sync API keeps an event loop running in the main thread for
+    as long as the (session-wide) browser lives; asyncio tests that ran after
+    it could not start their own loop.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture
 def live_env(
     transactional_db: None, tmp_path_factory: pytest.TempPathFactory, settings: Any
