@@ -111,6 +111,7 @@ def test_a_second_process_sees_a_rotation_within_seconds(vault, settings):
         stderr=subprocess.DEVNULL,
         text=True,
     ) as proc:
+        assert proc.stdout is not None and proc.stdin is not None
         assert proc.stdout.readline().strip() == "sig-1"  # cached in the other process
         keyvault.rotate("signing")
         proc.stdin.write("\n")

@@ -22,6 +22,15 @@ from securemsg.protocol import (
 pytestmark = pytest.mark.django_db
 
 
+def _rsa_public(spki):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    key = load_der_public_key(spki)
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key
+
+
 def _fingerprint(kid):
     return ServerKey.objects.get(kid=kid).fingerprint
 
@@ -30,6 +39,7 @@ def test_rotate_keeps_the_old_key_retiring_for_the_grace_period(vault, audit):
     new = keyvault.rotate("encryption")
     old = ServerKey.objects.get(kid="enc-1")
     assert (new.kid, new.state, old.state) == ("enc-2", "active", "retiring")
+    assert old.retire_after is not None
     assert timedelta(days=6, hours=23) < old.retire_after - timezone.now() <= timedelta(days=7)
     assert audit.of("key.rotated")[-1]["target_id"] == "enc-2"
     assert audit.of("key.rotated")[-1]["previous"] == "enc-1"
@@ -55,9 +65,7 @@ def test_endorsement_signature_is_pss_over_the_domain_separated_digest(vault):
     keyvault.rotate("signing")
     endorsement = Endorsement.objects.get()
     older = ServerKey.objects.get(kid="sig-1")
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-
-    load_der_public_key(bytes(older.public_key)).verify(
+    _rsa_public(bytes(older.public_key)).verify(
         bytes(endorsement.signature),
         endorsement_message(bytes(endorsement.key.public_key)),
         padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
@@ -129,9 +137,7 @@ def test_no_active_key_is_4500(db, vault_settings):
 
 def test_sign_checkpoint_uses_the_active_key_and_counts_usage(vault):
     kid, signature = keyvault.sign_checkpoint(b"securemsg/1 checkpoint\x00...")
-    from cryptography.hazmat.primitives.serialization import load_der_public_key
-
-    load_der_public_key(keyvault.public_spki(kid)).verify(
+    _rsa_public(keyvault.public_spki(kid)).verify(
         signature,
         b"securemsg/1 checkpoint\x00...",
         padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
@@ -188,6 +194,7 @@ def test_grace_period_setting(vault, vault_settings):
     vault_settings.KEYVAULT_GRACE_DAYS = 1
     keyvault.rotate("encryption")
     old = ServerKey.objects.get(kid="enc-1")
+    assert old.retire_after is not None
     assert old.retire_after - timezone.now() <= timedelta(days=1)
 
 

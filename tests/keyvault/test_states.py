@@ -85,10 +85,12 @@ def test_service_lifecycle_of_an_encryption_key(vault, audit):
     keyvault.disable_key("enc-1")
     keyvault.reenable_key("enc-1")
     key = ServerKey.objects.get(kid="enc-1")
-    assert key.state == "retiring" and key.retire_after > timezone.now()
+    assert key.state == "retiring"
+    assert key.retire_after is not None and key.retire_after > timezone.now()
     keyvault.disable_key("enc-1")
     key = keyvault.schedule_deletion("enc-1")
     assert key.state == "pending_deletion"
+    assert key.delete_after is not None and key.deletion_scheduled_at is not None
     assert key.delete_after - key.deletion_scheduled_at == timedelta(days=30)
     keyvault.cancel_deletion("enc-1")
     assert ServerKey.objects.get(kid="enc-1").delete_after is None
@@ -132,6 +134,7 @@ def test_deletion_wait_is_configurable_with_a_minimum(vault, vault_settings):
         keyvault.schedule_deletion("enc-1")
     vault_settings.KEYVAULT_DELETION_WAIT_DAYS = 8
     key = keyvault.schedule_deletion("enc-1")
+    assert key.delete_after is not None and key.deletion_scheduled_at is not None
     assert key.delete_after - key.deletion_scheduled_at == timedelta(days=8)
 
 
