@@ -11,22 +11,9 @@ from typing import Any, Final
 from django.db.models import QuerySet
 
 from securemsg.audit.internal.canonical import format_ts
+from securemsg.audit.internal.sources import ROW_COLUMNS
 
-COLUMNS: Final = (
-    "seq",
-    "ts",
-    "event",
-    "outcome",
-    "actor_id",
-    "actor_username",
-    "ip",
-    "user_agent",
-    "target_type",
-    "target_id",
-    "details",
-    "prev_hash",
-    "hash",
-)
+COLUMNS: Final = ROW_COLUMNS
 #: Spreadsheets run cells starting with these as formulas (CSV injection).
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 

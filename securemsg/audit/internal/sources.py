@@ -30,7 +30,8 @@ from securemsg.audit.internal.verify import (
 EXPORT_FORMAT: Final = "securemsg-audit-export/1"
 #: Prefix of event lines, so a first pass can skip them without parsing.
 EVENT_PREFIX: Final = '{"type":"event"'
-_ROW_COLUMNS: Final = (
+#: Stored columns of an event, in export order.
+ROW_COLUMNS: Final = (
     "seq",
     "ts",
     "event",
@@ -53,7 +54,7 @@ def fingerprint(spki: bytes) -> str:
 
 
 def _chain_row(values: tuple[Any, ...]) -> ChainRow:
-    data = dict(zip(_ROW_COLUMNS, values, strict=True))
+    data = dict(zip(ROW_COLUMNS, values, strict=True))
     data["ts"] = format_ts(data["ts"])
     prev_hash, digest = data.pop("prev_hash"), data.pop("hash")
     return ChainRow(fields=data, prev_hash=prev_hash, hash=digest)
@@ -93,7 +94,7 @@ def iter_db_rows(from_seq: int = 1, to_seq: int | None = None) -> Iterator[Chain
     rows = AuditEvent.objects.filter(seq__gte=from_seq)
     if to_seq is not None:
         rows = rows.filter(seq__lte=to_seq)
-    query = rows.order_by("seq").values_list(*_ROW_COLUMNS)
+    query = rows.order_by("seq").values_list(*ROW_COLUMNS)
     for values in query.iterator(chunk_size=5000):
         yield _chain_row(values)
 
@@ -208,7 +209,7 @@ def _file_rows(path: Path) -> Iterator[ChainRow]:
         if not line.startswith(EVENT_PREFIX):
             continue
         item = json.loads(line)
-        fields = {name: item[name] for name in _ROW_COLUMNS if name not in ("prev_hash", "hash")}
+        fields = {name: item[name] for name in ROW_COLUMNS if name not in ("prev_hash", "hash")}
         yield ChainRow(fields=fields, prev_hash=item["prev_hash"], hash=item["hash"])
 
 
