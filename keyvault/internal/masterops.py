@@ -32,6 +32,17 @@ def _still_used(versions: list[int]) -> bool:
     )
 
 
+def _disable_version(version: int, actor: Any) -> None:
+    """Mark ``version`` unusable and audit it (inside the caller's transaction)."""
+    MasterKeyVersion.objects.filter(version=version).update(disabled=True)
+    audit_hook.record(
+        "master.version_disabled",
+        actor=actor,
+        target_type="master_version",
+        target_id=str(version),
+    )
+
+
 def set_minimum_master_version(minimum: int, *, actor: Any = None) -> list[int]:
     """Disable every master version below ``minimum``; refused while a row still uses one."""
     older = list(
@@ -45,13 +56,7 @@ def set_minimum_master_version(minimum: int, *, actor: Any = None) -> list[int]:
         )
     with transaction.atomic():
         for version in older:
-            MasterKeyVersion.objects.filter(version=version).update(disabled=True)
-            audit_hook.record(
-                "master.version_disabled",
-                actor=actor,
-                target_type="master_version",
-                target_id=str(version),
-            )
+            _disable_version(version, actor)
     return older
 
 
@@ -76,11 +81,5 @@ def compromise_master_version(version: int, *, actor: Any = None) -> RewrapRepor
     # (a failure above raised already) nothing is disabled.
     if not _still_used([version]):
         with transaction.atomic():
-            MasterKeyVersion.objects.filter(version=version).update(disabled=True)
-            audit_hook.record(
-                "master.version_disabled",
-                actor=actor,
-                target_type="master_version",
-                target_id=str(version),
-            )
+            _disable_version(version, actor)
     return report

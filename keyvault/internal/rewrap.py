@@ -54,31 +54,46 @@ def _pause() -> None:
         time.sleep(float(delay))
 
 
+def _rewrap_blob(
+    backend: KMSBackend, blob: bytes, *, source: int, target: int, aad: bytes, what: str
+) -> bytes:
+    """Return ``blob`` re-wrapped from master ``source`` to ``target``, checked to open."""
+    key = unwrap_checked(backend, blob, version=source, aad=aad, what=what)
+    wrapped = wrap_primary(backend, key, aad=aad, version=target)
+    # Never save a wrap that does not open: the old one is still good.
+    if unwrap_checked(backend, wrapped.blob, version=target, aad=aad, what=what) != key:
+        raise MasterKeyError(f"re-wrapped {what} does not open; nothing changed")
+    return wrapped.blob
+
+
+def _audit_rewrap(target_type: str, target_id: str, source: int, target: int, actor: Any) -> None:
+    audit_hook.record(
+        "key.rewrapped",
+        actor=actor,
+        target_type=target_type,
+        target_id=target_id,
+        from_version=source,
+        to_version=target,
+    )
+
+
 def _rewrap_server_key(pk: int, version: int, backend: KMSBackend, actor: Any) -> bool:
     with transaction.atomic():
         row = ServerKey.objects.select_for_update().get(pk=pk)
         if row.master_version == version or not row.wrapped_dek:
             return False
-        aad = server_key_aad("dek", Binding.of(row))
-        what = f"DEK of {row.kid}"
-        dek = unwrap_checked(
-            backend, bytes(row.wrapped_dek), version=row.master_version, aad=aad, what=what
-        )
-        wrapped = wrap_primary(backend, dek, aad=aad, version=version)
-        # Never save a wrap that does not open: the old one is still good.
-        if unwrap_checked(backend, wrapped.blob, version=version, aad=aad, what=what) != dek:
-            raise MasterKeyError(f"re-wrapped key of {row.kid} does not open; nothing changed")
         previous = row.master_version
-        row.master_version, row.wrapped_dek = version, wrapped.blob
-        row.save(update_fields=["master_version", "wrapped_dek"])
-        audit_hook.record(
-            "key.rewrapped",
-            actor=actor,
-            target_type="server_key",
-            target_id=row.kid,
-            from_version=previous,
-            to_version=version,
+        row.wrapped_dek = _rewrap_blob(
+            backend,
+            bytes(row.wrapped_dek),
+            source=previous,
+            target=version,
+            aad=server_key_aad("dek", Binding.of(row)),
+            what=f"DEK of {row.kid}",
         )
+        row.master_version = version
+        row.save(update_fields=["master_version", "wrapped_dek"])
+        _audit_rewrap("server_key", row.kid, previous, version, actor)
     return True
 
 
@@ -87,25 +102,18 @@ def _rewrap_data_key(pk: int, version: int, backend: KMSBackend, actor: Any) -> 
         row = DataKey.objects.select_for_update().get(pk=pk)
         if row.master_version == version:
             return False
-        aad = data_key_aad(key_id=row.key_id, purpose=row.purpose, context=row.context)
-        what = f"data key {row.key_id}"
-        key = unwrap_checked(
-            backend, bytes(row.wrapped_key), version=row.master_version, aad=aad, what=what
-        )
-        wrapped = wrap_primary(backend, key, aad=aad, version=version)
-        if unwrap_checked(backend, wrapped.blob, version=version, aad=aad, what=what) != key:
-            raise MasterKeyError(f"re-wrapped data key {row.key_id} does not open; nothing changed")
         previous = row.master_version
-        row.master_version, row.wrapped_key = version, wrapped.blob
-        row.save(update_fields=["master_version", "wrapped_key"])
-        audit_hook.record(
-            "key.rewrapped",
-            actor=actor,
-            target_type="data_key",
-            target_id=row.key_id,
-            from_version=previous,
-            to_version=version,
+        row.wrapped_key = _rewrap_blob(
+            backend,
+            bytes(row.wrapped_key),
+            source=previous,
+            target=version,
+            aad=data_key_aad(key_id=row.key_id, purpose=row.purpose, context=row.context),
+            what=f"data key {row.key_id}",
         )
+        row.master_version = version
+        row.save(update_fields=["master_version", "wrapped_key"])
+        _audit_rewrap("data_key", row.key_id, previous, version, actor)
     return True
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import stat
 import threading
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..exceptions import ConfigurationError, MasterKeyError, MasterKeyMissingError
 from ._aesgcm import gcm_unwrap, gcm_wrap
+from ._files import write_private_json
 from .base import KMSBackend, WrappedKey
 
 if TYPE_CHECKING:
@@ -141,15 +141,7 @@ class LocalBackend(KMSBackend):
                 for n, k in sorted(versions.items())
             },
         }
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(doc, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # Atomic replace: a crash leaves the old or the new keyring, never half.
-        os.replace(tmp, self._path)
+        write_private_json(self._path, doc)
 
     def _created(self) -> dict[int, str]:
         try:

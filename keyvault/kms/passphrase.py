@@ -34,6 +34,7 @@ from ..exceptions import (
     WrongMasterKeyError,
 )
 from ._aesgcm import gcm_unwrap, gcm_wrap
+from ._files import write_private_json
 from .base import KMSBackend, WrappedKey
 
 if TYPE_CHECKING:
@@ -102,14 +103,7 @@ class PassphraseBackend(KMSBackend):
         return doc
 
     def _write(self, doc: dict[str, Any]) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(doc, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._path)
+        write_private_json(self._path, doc)
 
     def _new_entry(self) -> tuple[dict[str, Any], bytes]:
         salt = os.urandom(_SALT_SIZE)
