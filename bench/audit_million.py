@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = [
@@ -62,7 +63,7 @@ def _fill(rows: int) -> float:
         " user_agent, target_type, target_id, details, prev_hash, hash)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
-    batch: list[tuple[object, ...]] = []
+    batch: list[tuple[Any, ...]] = []
     with transaction.atomic(), connection.cursor() as cursor:
         for seq in range(1, rows + 1):
             event = rng.choice(names)
