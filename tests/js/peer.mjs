@@ -20,6 +20,10 @@ export class PythonPeer {
     this.waiters = [];
     this.stderr = "";
     this.exited = new Promise((resolve) => this.proc.on("exit", resolve));
+    this.exited.then(() => {
+      // Nothing more will come: release everyone still waiting.
+      for (const waiter of this.waiters.splice(0)) waiter(null);
+    });
     this.proc.stderr.on("data", (chunk) => {
       this.stderr += chunk;
     });
@@ -42,7 +46,8 @@ export class PythonPeer {
       const timer = setTimeout(() => reject(new Error(`peer silent; stderr: ${this.stderr}`)), timeout);
       this.waiters.push((line) => {
         clearTimeout(timer);
-        resolve(line);
+        if (line === null) reject(new Error(`peer exited; stderr: ${this.stderr}`));
+        else resolve(line);
       });
     });
   }
