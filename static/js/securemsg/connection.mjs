@@ -12,7 +12,8 @@
  * - `keys`     {fingerprint, kid, verified}: the signing key (verified after a handshake)
  * - `keywarning` {reason, fingerprint}: the key set was refused (unendorsed change)
  * - `message`  {mid, from, to, body, ts}: a chat message, once per mid
- * - `outgoing` {id, to, state: "sent"|"stored"|"delivered"|"failed", mid, ts, code}
+ * - `outgoing` {id, to, body, state: "sent"|"stored"|"delivered"|"failed", mid, ts, code}
+ *   (`body` only with the first, "sent", event; null afterwards)
  * - `receipt`  {mid}: a message of ours (possibly sent by another session) was delivered
  * @module securemsg/connection
  */
@@ -573,7 +574,16 @@ export class SecureConnection extends EventTarget {
    * @param {string} [code]
    */
   _emitOutgoing(entry, code) {
-    this._emit("outgoing", { id: entry.id, to: entry.to, state: entry.state, mid: entry.mid, ts: entry.ts, code: code ?? null });
+    // The body goes to the page only while the message is new (to draw it).
+    this._emit("outgoing", {
+      id: entry.id,
+      to: entry.to,
+      body: entry.body,
+      state: entry.state,
+      mid: entry.mid,
+      ts: entry.ts,
+      code: code ?? null,
+    });
   }
 
   /**
