@@ -275,6 +275,9 @@ connection.addEventListener("keywarning", ({ detail }) => {
   const fp = document.getElementById("key-warning-fingerprint");
   fp.textContent = detail.fingerprint ? `New key: ${groupFingerprint(detail.fingerprint)}` : "";
   root.dataset.keyWarning = "true";
+  fingerprintEl.textContent = "not trusted";
+  fingerprintEl.dataset.verified = "false";
+  fingerprintState.textContent = "(refused)";
 });
 
 connection.addEventListener("message", ({ detail }) => {
