@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..protocol import (
     ClientHandshake,
+    CloseCode,
     KeySet,
     ProtocolError,
     Session,
@@ -19,8 +22,14 @@ from ..protocol import (
     parse_server_message,
     send_request,
 )
-from ._errors import PinRefusedError
+from ._errors import ClientError, PinRefusedError
 from ._pins import refusal_message
+
+# The server closes an unfinished handshake after 10..12 s (4408); a client
+# that heard nothing by then gives up on its own rather than hang.
+HANDSHAKE_TIMEOUT_SECONDS = 20.0
+# How long send_text waits for the ack of a committed message.
+ACK_TIMEOUT_SECONDS = 30.0
 
 
 class Transport(Protocol):
@@ -39,10 +48,25 @@ class Transport(Protocol):
 class SecureChannel:
     """An established session over a transport: send and receive app messages."""
 
-    def __init__(self, transport: Transport, session: Session, user: str) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        session: Session,
+        user: str,
+        *,
+        sig_kid: str = "",
+        sig_fingerprint: str = "",
+    ) -> None:
         self.transport = transport
         self.session = session
         self.user = user
+        #: The kid of the signing key that authenticated this session's handshake.
+        self.sig_kid = sig_kid
+        #: Its fingerprint (it chains to the pins; the CLI adds it to the pin store).
+        self.sig_fingerprint = sig_fingerprint
+        # Messages that arrived while send_text waited for its ack; receive()
+        # returns them first, in order, so none is lost.
+        self._inbox: deque[dict[str, Any]] = deque()
 
     async def send_message(self, message: dict[str, Any]) -> None:
         """Seal and send one application message (plus a key update when due)."""
@@ -55,6 +79,11 @@ class SecureChannel:
         On a protocol fault the connection is closed with the fault's code and
         the ProtocolError propagates.
         """
+        if self._inbox:
+            return self._inbox.popleft()
+        return await self._receive_frame()
+
+    async def _receive_frame(self) -> dict[str, Any]:
         while True:
             frame = await self.transport.recv()
             try:
@@ -68,14 +97,36 @@ class SecureChannel:
                 raise
             return message
 
-    async def send_text(self, to: str, body: str) -> dict[str, Any]:
-        """Send ``body`` to ``to`` and wait for its ack (or error); other messages are kept."""
-        request_id = str(uuid.uuid4())
+    async def send_text_nowait(self, to: str, body: str, *, request_id: str) -> None:
+        """Send ``body`` to ``to`` without waiting; its ack arrives through receive()."""
         await self.send_message(send_request(request_id, to, body))
-        while True:
-            message = await self.receive()
-            if message.get("t") in ("ack", "error") and message.get("id") == request_id:
-                return message
+
+    async def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        request_id: str | None = None,
+        timeout: float = ACK_TIMEOUT_SECONDS,
+    ) -> dict[str, Any]:
+        """Send ``body`` to ``to`` and wait for its ack (or error).
+
+        ``request_id`` defaults to a fresh UUID; sending again with the same
+        id is an idempotent resend (the server answers with the original
+        ack). Other messages that arrive meanwhile are kept for receive().
+        Raises ClientError when no answer comes within ``timeout`` seconds.
+        """
+        request_id = request_id or str(uuid.uuid4())
+        await self.send_message(send_request(request_id, to, body))
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    message = await self._receive_frame()
+                    if message.get("t") in ("ack", "error") and message.get("id") == request_id:
+                        return message
+                    self._inbox.append(message)
+        except TimeoutError:
+            raise ClientError(f"no answer to send {request_id} within {timeout:g} s") from None
 
     async def confirm(self, message: dict[str, Any]) -> None:
         """Send ``delivered`` for a ``msg`` addressed to this user."""
@@ -100,11 +151,17 @@ async def handshake(
     closes the transport with the matching code first.
     """
     client = make_client(key_set, pins, user=user)
-    await transport.send(encode_json(client.client_hello()))
     try:
-        finished = client.receive_server_hello(decode_frame(await transport.recv()))
-        await transport.send(encode_json(finished))
-        session = client.receive_ready(await transport.recv())
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_SECONDS):
+            await transport.send(encode_json(client.client_hello()))
+            finished = client.receive_server_hello(decode_frame(await transport.recv()))
+            await transport.send(encode_json(finished))
+            session = client.receive_ready(await transport.recv())
+    except TimeoutError:
+        await transport.close(CloseCode.TIMEOUT, "handshake timeout")
+        raise ClientError(
+            f"the handshake did not finish within {HANDSHAKE_TIMEOUT_SECONDS:g} s"
+        ) from None
     except UntrustedSigningKeyError as exc:
         await transport.close(exc.close_code, exc.reason)
         if exc.unknown:
@@ -115,4 +172,13 @@ async def handshake(
     except ProtocolError as exc:
         await transport.close(exc.close_code, exc.reason)
         raise
-    return SecureChannel(transport, session, user)
+    hello = client.server_hello
+    sig_kid = hello.sig_kid if hello is not None else ""
+    signer = key_set.find(sig_kid, "sig")
+    return SecureChannel(
+        transport,
+        session,
+        user,
+        sig_kid=sig_kid,
+        sig_fingerprint=signer.fingerprint if signer is not None else "",
+    )

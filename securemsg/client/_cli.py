@@ -1,10 +1,11 @@
 """The command line: ``python -m securemsg.client --server URL --user NAME COMMAND``.
 
-Exit statuses: 0 ok; 2 usage; 3 sign-in refused or session ended (4401);
-4 pin refusal (the signing key is not endorsed by the pinned key); 5
-protocol fault or other close code; 6 server unreachable or unusable;
-7 the server answered a request with an ``error``; 130 interrupted.
-Errors are one line on stderr, never a traceback.
+Commands: ``keys``, ``send``, ``listen``, ``history``, ``chat`` (see
+docs/client.md). Exit statuses: 0 ok; 2 usage; 3 sign-in refused or
+session ended (4401); 4 pin refusal (the signing key is not endorsed by the
+pinned key); 5 protocol fault or other close code; 6 server unreachable or
+unusable; 7 the server answered a request with an ``error``; 130
+interrupted. Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -28,10 +29,15 @@ from ..protocol import (
     KeySet,
     ProtocolError,
     StaleKeyError,
-    history_request,
-    ping_request,
 )
 from ._channel import SecureChannel, handshake
+from ._commands import (
+    body_problem,
+    run_chat,
+    run_history,
+    run_listen,
+    run_send,
+)
 from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_NETWORK,
@@ -40,22 +46,16 @@ from ._errors import (
     EXIT_USAGE,
     ClientError,
     ClosedByServerError,
+    UsageError,
     describe_close,
     exit_status_for_close,
 )
 from ._http import Server
-from ._pins import PinStore, default_pin_path, resolve_pins
+from ._pins import PinStore, check_pin, default_pin_path, resolve_pins
 
-EXIT_REQUEST_REFUSED = 7
 PASSWORD_ENV = "SECUREMSG_PASSWORD"
-# protocol.md: idle clients send ping every 60 s.
-PING_INTERVAL_SECONDS = 60.0
-
-
-class UsageError(ClientError):
-    """Bad command-line usage."""
-
-    exit_status = EXIT_USAGE
+# protocol.md: a request id is a string of at most 64 characters.
+MAX_REQUEST_ID_LENGTH = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,16 +74,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--pin-file", type=Path, help="pin store (default: ~/.config/securemsg/pins.json)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("keys", help="show the server's keys and whether they chain to the pin")
     send = commands.add_parser("send", help="send one message and wait for its ack")
     send.add_argument("to")
     send.add_argument("body")
-    commands.add_parser("listen", help="print incoming messages until interrupted")
-    chat = commands.add_parser("chat", help="interactive chat with history")
+    send.add_argument(
+        "--id",
+        dest="request_id",
+        help="request id (default: a random UUID); resending with the same id is idempotent: "
+        "the server answers with the original ack and stores nothing new",
+    )
+    listen = commands.add_parser(
+        "listen", help="print incoming messages and confirm them as delivered"
+    )
+    listen.add_argument("--count", type=int, metavar="N", help="exit (status 0) after N messages")
+    listen.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="exit (status 0) after SECONDS, even with fewer than --count messages",
+    )
+    history = commands.add_parser("history", help="print the conversation with PEER")
+    history.add_argument("peer")
+    history.add_argument("--limit", type=int, default=50, help="messages to show (1..100)")
+    history.add_argument("--before", metavar="MID", help="only messages older than MID")
+    chat = commands.add_parser(
+        "chat",
+        help="interactive chat with history: each stdin line is sent to PEER; at end of "
+        "input, waits for the acks and exits",
+    )
     chat.add_argument("peer")
     chat.add_argument(
         "--history", type=int, default=20, help="messages of history to show (1..100)"
     )
-    commands.add_parser("keys", help="show the server's keys and whether they chain to the pin")
     return parser
 
 
@@ -133,88 +156,64 @@ async def open_channel(
     raise AssertionError("unreachable")
 
 
-async def _run_send(channel: SecureChannel, args: argparse.Namespace, out: TextIO) -> int:
-    answer = await channel.send_text(args.to, args.body)
-    if answer["t"] == "error":
-        print(f"refused: {answer['code']}: {answer.get('message', '')}", file=sys.stderr)
-        return EXIT_REQUEST_REFUSED
-    print(f"stored {answer['mid']} at {answer['ts']}", file=out)
-    return EXIT_OK
-
-
-def format_message(message: dict[str, Any]) -> str:
-    """One line for a ``msg`` or history entry."""
-    return f"[{message['ts']}] {message['from']} -> {message['to']}: {message['body']}"
-
-
-async def _receive_with_pings(channel: SecureChannel) -> dict[str, Any]:
-    while True:
-        try:
-            return await asyncio.wait_for(channel.receive(), PING_INTERVAL_SECONDS)
-        except TimeoutError:
-            await channel.send_message(ping_request())
-
-
-async def _run_listen(channel: SecureChannel, out: TextIO) -> int:
-    seen: set[str] = set()
-    while True:
-        message = await _receive_with_pings(channel)
-        if message["t"] == "msg" and message["mid"] not in seen:
-            seen.add(message["mid"])  # redelivery after reconnect: show once
-            print(format_message(message), file=out, flush=True)
-            await channel.confirm(message)
-        elif message["t"] == "receipt":
-            print(f"delivered {message['mid']}", file=out, flush=True)
-
-
-async def _run_chat(channel: SecureChannel, args: argparse.Namespace, out: TextIO) -> int:
-    if not 1 <= args.history <= 100:
-        raise UsageError("--history must be 1..100")
-    await channel.send_message(history_request(args.peer, limit=args.history, request_id="h0"))
-    loop = asyncio.get_running_loop()
-    reader = loop.run_in_executor(None, sys.stdin.readline)
-    receiver = asyncio.ensure_future(_receive_with_pings(channel))
-    while True:
-        done, _ = await asyncio.wait({reader, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        if receiver in done:
-            message = receiver.result()
-            if message["t"] == "history":
-                for item in message["messages"]:
-                    print(format_message(item), file=out, flush=True)
-            elif message["t"] == "msg":
-                print(format_message(message), file=out, flush=True)
-                await channel.confirm(message)
-            elif message["t"] == "error":
-                print(f"error: {message['code']}: {message.get('message', '')}", file=out)
-            receiver = asyncio.ensure_future(_receive_with_pings(channel))
-        if reader in done:
-            line = reader.result()
-            if not line:  # end of input
-                receiver.cancel()
-                return EXIT_OK
-            if line.strip():
-                await channel.send_message(
-                    {
-                        "t": "send",
-                        "id": os.urandom(8).hex(),
-                        "to": args.peer,
-                        "body": line.rstrip("\n"),
-                    }
-                )
-            reader = loop.run_in_executor(None, sys.stdin.readline)
-
-
 def _run_keys(server: Server, store: PinStore, pin: str | None, out: TextIO) -> int:
+    """List the published keys, marking which signing keys chain to the pins."""
     key_set = server.fetch_keys()
-    pins = [pin.lower()] if pin else store.pins(server.origin)
-    trusted = key_set.trusted_fingerprints(pins) if pins else frozenset()
+    explicit = [check_pin(pin)] if pin is not None else store.pins(server.origin)
+    trusted = key_set.trusted_fingerprints(explicit) if explicit else frozenset()
     for key in key_set.keys:
-        mark = (
-            "trusted" if key.fingerprint in trusted else ("-" if key.use == "enc" else "untrusted")
-        )
+        if key.use == "enc":
+            mark = "-"
+        elif not explicit:
+            mark = "first-use" if key.state == "active" else "unpinned"
+        else:
+            mark = "trusted" if key.fingerprint in trusted else "untrusted"
         print(f"{key.kid}\t{key.use}\t{key.state}\t{key.fingerprint}\t{mark}", file=out)
     resolve_pins(key_set, store, server.origin, pin)  # raises the loud refusal
     return EXIT_OK
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not args.user:
+        raise UsageError(f"{args.command} needs --user")
+    if args.command == "send" and (problem := body_problem(args.body)) is not None:
+        raise UsageError(problem)
+    if args.command == "send" and args.request_id is not None:
+        if not 1 <= len(args.request_id) <= MAX_REQUEST_ID_LENGTH:
+            raise UsageError(f"--id must have 1 to {MAX_REQUEST_ID_LENGTH} characters")
+    if args.command == "listen":
+        if args.count is not None and args.count < 1:
+            raise UsageError("--count must be at least 1")
+        if args.timeout is not None and args.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+    if args.command == "history" and not 1 <= args.limit <= 100:
+        raise UsageError("--limit must be 1..100")
+    if args.command == "chat" and not 1 <= args.history <= 100:
+        raise UsageError("--history must be 1..100")
+
+
+def follow_pins(store: PinStore, origin: str, pins: list[str], channel: SecureChannel) -> None:
+    """Store the pins and the key that signed this verified handshake, if any is new.
+
+    On first use this is trust on first use; after a rotation the server's
+    new signing key (which chained to the pins through endorsements) joins
+    them, so the pin file follows the rotation. Older pins stay: they are
+    where every endorsement chain starts.
+    """
+    wanted = [*pins, channel.sig_fingerprint] if channel.sig_fingerprint else list(pins)
+    stored = store.pins(origin)
+    if any(fp not in stored for fp in wanted):
+        store.add(origin, wanted)
+
+
+async def _run_command(channel: SecureChannel, args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "send":
+        return await run_send(channel, args.to, args.body, args.request_id, out)
+    if args.command == "listen":
+        return await run_listen(channel, out, count=args.count, timeout=args.timeout)
+    if args.command == "history":
+        return await run_history(channel, args.peer, args.limit, args.before, out)
+    return await run_chat(channel, args.peer, args.history, out)
 
 
 async def run(args: argparse.Namespace, environ: dict[str, str], out: TextIO) -> int:
@@ -226,23 +225,18 @@ async def run(args: argparse.Namespace, environ: dict[str, str], out: TextIO) ->
     store = PinStore(args.pin_file or default_pin_path(environ))
     if args.command == "keys":
         return _run_keys(server, store, args.pin, out)
-    if not args.user:
-        raise UsageError(f"{args.command} needs --user")
+    _check_args(args)
     password = read_password(args, environ)
     server.sign_in(args.user, password)
     key_set = server.fetch_keys()
-    pins, first_use = resolve_pins(key_set, store, server.origin, args.pin)
+    pins, _first_use = resolve_pins(key_set, store, server.origin, args.pin)
     ws, channel = await open_channel(server, key_set, pins, args.user)
     async with ws:
-        if args.pin is None and first_use:
-            # Trust on first use: remember the key only after a verified handshake.
-            store.add(server.origin, pins)
+        if args.pin is None:
+            # Remember keys only after a verified handshake.
+            follow_pins(store, server.origin, pins, channel)
         try:
-            if args.command == "send":
-                return await _run_send(channel, args, out)
-            if args.command == "listen":
-                return await _run_listen(channel, out)
-            return await _run_chat(channel, args, out)
+            return await _run_command(channel, args, out)
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
             raise ClosedByServerError(describe_close(code), code=code) from exc

@@ -25,6 +25,7 @@ EXIT_AUTH = 3
 EXIT_PIN = 4
 EXIT_PROTOCOL = 5
 EXIT_NETWORK = 6
+EXIT_REQUEST_REFUSED = 7
 EXIT_INTERRUPTED = 130
 
 
@@ -32,6 +33,12 @@ class ClientError(Exception):
     """Base class of the client's own errors (not protocol faults)."""
 
     exit_status: ClassVar[int] = EXIT_PROTOCOL
+
+
+class UsageError(ClientError):
+    """Bad command-line usage (or a malformed option value)."""
+
+    exit_status = EXIT_USAGE
 
 
 class SignInError(ClientError):

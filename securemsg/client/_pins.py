@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..protocol import KeySet, check_fingerprint
-from ._errors import ClientError, PinRefusedError
+from ._errors import ClientError, PinRefusedError, UsageError
 
 PIN_FILE_NAME = "pins.json"
 
@@ -73,6 +73,14 @@ class PinStore:
             raise
 
 
+def check_pin(pin: str) -> str:
+    """Return a ``--pin`` value as a fingerprint (case-insensitive), or raise UsageError."""
+    try:
+        return check_fingerprint(pin.strip().lower())
+    except ValueError as exc:
+        raise UsageError(f"--pin: {exc}") from exc
+
+
 def resolve_pins(
     key_set: KeySet, store: PinStore, origin: str, pin: str | None
 ) -> tuple[list[str], bool]:
@@ -85,10 +93,7 @@ def resolve_pins(
     """
     first_use = False
     if pin is not None:
-        try:
-            pins = [check_fingerprint(pin.lower())]
-        except ValueError as exc:
-            raise ClientError(f"--pin: {exc}") from exc
+        pins = [check_pin(pin)]
     else:
         pins = store.pins(origin)
     active = key_set.active_key("sig")

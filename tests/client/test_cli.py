@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from securemsg.client import build_parser, main
-from securemsg.client._cli import UsageError, read_password
+from securemsg.client._cli import read_password
+from securemsg.client._errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +97,56 @@ def test_module_entry_point_runs() -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "Exit status" in result.stdout
+
+
+def test_listen_history_and_send_options_parse() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["--server", "http://x", "listen", "--count", "3", "--timeout", "2.5"])
+    assert (args.count, args.timeout) == (3, 2.5)
+    args = parser.parse_args(["--server", "http://x", "listen"])
+    assert (args.count, args.timeout) == (None, None)
+    args = parser.parse_args(["--server", "http://x", "history", "bob", "--before", "m1"])
+    assert (args.peer, args.limit, args.before) == ("bob", 50, "m1")
+    args = parser.parse_args(["--server", "http://x", "send", "bob", "hi", "--id", "r-1"])
+    assert args.request_id == "r-1"
+
+
+def test_help_documents_the_bounded_listen(capsys) -> None:
+    assert main(["--server", "http://x", "listen", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--count N" in out and "--timeout SECONDS" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["listen", "--count", "0"],
+        ["listen", "--timeout", "-1"],
+        ["history", "bob", "--limit", "101"],
+        ["chat", "bob", "--history", "0"],
+        ["send", "bob", "x" * 4097],
+        ["send", "bob", "\udcff"],  # not UTF-8 (an undecodable argv byte)
+        ["send", "bob", "hi", "--id", "i" * 65],
+    ],
+)
+def test_bad_option_values_exit_2_before_signing_in(argv: list[str], capsys) -> None:
+    # Port 1 is never reached: the values are checked first.
+    assert main(["--server", "http://127.0.0.1:1", "--user", "alice", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("securemsg: ") and "Traceback" not in err
+
+
+def test_malformed_pin_is_a_usage_error(fake_site, capsys) -> None:
+    assert main(["--server", fake_site.origin, "--pin", "not-hex", "keys"]) == 2
+    assert "--pin" in capsys.readouterr().err
+
+
+def test_server_text_is_printed_without_control_characters() -> None:
+    from securemsg.client._commands import format_message, printable
+
+    assert printable("plain text, ünïcode ✓") == "plain text, ünïcode ✓"
+    line = format_message(
+        {"ts": "t", "from": "eve\x1b[2J", "to": "bob", "body": "hi\r\nforged line\x07"}
+    )
+    assert "\x1b" not in line and "\r" not in line and "\n" not in line and "\x07" not in line
+    assert line == "[t] eve\\x1b[2J -> bob: hi\\r\\nforged line\\x07"
