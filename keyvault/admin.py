@@ -81,7 +81,7 @@ class ServerKeyAdmin(admin.ModelAdmin[ServerKey]):
         "short_fingerprint",
         "age",
         "master_version",
-        "delete_after",
+        "deletion",
         "compromised",
     )
     list_filter = ("purpose", "state")
@@ -138,6 +138,15 @@ class ServerKeyAdmin(admin.ModelAdmin[ServerKey]):
     def age(self, obj: ServerKey) -> str:
         """Days since creation."""
         return f"{(timezone.now() - obj.created_at).days} d"
+
+    @admin.display(description="deletion", ordering="delete_after")
+    def deletion(self, obj: ServerKey) -> str:
+        """"pending deletion" with the date the key will be destroyed, or when it was."""
+        if obj.state == State.PENDING_DELETION and obj.delete_after is not None:
+            return f"pending deletion: destroyed after {obj.delete_after:%Y-%m-%d %H:%M} UTC"
+        if obj.state == State.DESTROYED and obj.destroyed_at is not None:
+            return f"destroyed {obj.destroyed_at:%Y-%m-%d %H:%M} UTC"
+        return ""
 
     @admin.display(description="wrapped DEK")
     def wrapped_dek_summary(self, obj: ServerKey) -> str:
