@@ -335,7 +335,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.closing = True
         logger.info("closing websocket of user %s with %d (%s)", self.user.pk, code, why)
-        await self.close(code=code)
+        # int(): Daphne's WebSocket layer (autobahn) accepts a plain int only.
+        await self.close(code=int(code))
 
     async def _audit(self, event: str, *, outcome: str = "success", **fields: Any) -> None:
         await database_sync_to_async(audit.record)(

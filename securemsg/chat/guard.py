@@ -53,7 +53,7 @@ async def accept_and_close(receive: Any, send: Any, code: int) -> None:
     if message.get("type") != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": code})
+    await send({"type": "websocket.close", "code": int(code)})
 
 
 class OriginGuard:

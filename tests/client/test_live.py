@@ -249,19 +249,6 @@ def test_server_close_code_maps_to_exit_status(live_site, closing_proxy, code, s
     assert time.monotonic() - started < 25
 
 
-# The next two drive the real consumer's own closes. They fail today because
-# of a consumer bug (not in this package): securemsg/chat/consumer.py and
-# guard.py pass CloseCode members (an IntEnum) as the close code, and
-# autobahn's sendClose under Daphne accepts only type(code) is int. So a
-# close from connect() crashes the consumer (the client sees 1011) and one
-# from a background task (idle timeout, handshake deadline) is lost.
-CONSUMER_CLOSE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="consumer passes CloseCode (IntEnum) to close(); Daphne/autobahn needs an int",
-)
-
-
-@CONSUMER_CLOSE_BUG
 def test_idle_timeout_close_exits_5_with_4408(start_live_site):
     site = start_live_site(SECUREMSG_IDLE_TIMEOUT="1")
     started = time.monotonic()
@@ -271,7 +258,6 @@ def test_idle_timeout_close_exits_5_with_4408(start_live_site):
     assert time.monotonic() - started < 12
 
 
-@CONSUMER_CLOSE_BUG
 def test_too_many_sessions_exits_5_with_4429(start_live_site, live_vault):
     site = start_live_site(SECUREMSG_MAX_SESSIONS_PER_USER="1")
     pins = [_active_sig(live_vault)["fingerprint"]]
@@ -297,7 +283,6 @@ def test_too_many_sessions_exits_5_with_4429(start_live_site, live_vault):
     assert b"(4429)" in err
 
 
-@CONSUMER_CLOSE_BUG
 def test_ended_sign_in_session_is_4401_and_exit_3(live_site, live_vault):
     from django.contrib.sessions.models import Session
 
