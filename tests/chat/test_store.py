@@ -1,0 +1,69 @@
+"""The message store: encryption at rest bound to the row, and redelivery from storage."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from securemsg.chat.exceptions import MessageIntegrityError
+from securemsg.chat.internal import store
+from securemsg.chat.models import Message
+from securemsg.protocol import send_request
+
+
+def test_swapped_ciphertexts_fail_to_open(chat_users):
+    alice, bob = chat_users["alice"], chat_users["bob"]
+    first = store.store_message(alice, "bob", "c1", "first body")
+    second = store.store_message(bob, "alice", "c2", "second body")
+    assert store.load_message(first.mid, bob).body == "first body"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT mid, ciphertext FROM chat_message")
+        blobs = dict(cursor.fetchall())
+        for target, source in ((first.mid, second.mid), (second.mid, first.mid)):
+            cursor.execute(
+                "UPDATE chat_message SET ciphertext = %s WHERE mid = %s", [blobs[source], target]
+            )
+    for mid in (first.mid, second.mid):
+        with pytest.raises(MessageIntegrityError):
+            store.load_message(mid, alice)
+
+
+def test_ciphertext_moved_to_another_sender_fails(chat_users, user_factory):
+    alice, bob = chat_users["alice"], chat_users["bob"]
+    sent = store.store_message(alice, "bob", "c1", "from alice")
+    Message.objects.filter(mid=sent.mid).update(sender=bob, recipient=alice)
+    with pytest.raises(MessageIntegrityError):
+        store.load_message(sent.mid, bob)
+
+
+def test_only_sender_and_recipient_can_load(chat_users, user_factory):
+    sent = store.store_message(chat_users["alice"], "bob", "c1", "private")
+    carol = user_factory("carol")
+    assert store.load_message(sent.mid, carol) is None
+
+
+@pytest.mark.asyncio
+async def test_message_dropped_by_the_channel_layer_arrives_from_storage(
+    chat_users, secure, settings, monkeypatch
+):
+    settings.SECUREMSG_REDELIVERY_SECONDS = 0.5
+    alice = await secure(chat_users["alice"])
+    bob = await secure(chat_users["bob"])
+
+    from channels.layers import InMemoryChannelLayer
+
+    async def drop(self, group, message):  # the layer loses every group message
+        return None
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_send", drop)
+    await alice.send(send_request("d1", "bob", "survives the drop"))
+    ack = await alice.receive_until("ack")
+    msg = await bob.receive_until("msg", timeout=10)
+    assert msg["mid"] == ack["mid"] and msg["body"] == "survives the drop"
+    # Never twice to one session, however many sweeps run.
+    await bob.send({"t": "ping", "id": "p"})
+    while (reply := await bob.receive()) != {"t": "pong", "id": "p"}:
+        assert reply.get("mid") != ack["mid"], "delivered twice"
+    stored = await sync_to_async(Message.objects.get)(mid=ack["mid"])
+    assert stored.delivered_at is None  # bob's test client did not confirm
