@@ -27,9 +27,15 @@ from securemsg import audit
 from securemsg.chat import limits
 from securemsg.chat.conf import chat_settings
 from securemsg.chat.errors import SERVER_FAULTS, close_code_for
-from securemsg.chat.exceptions import UnknownMessageError, UnknownUserError
+from securemsg.chat.exceptions import (
+    MessageIntegrityError,
+    UnknownMessageError,
+    UnknownUserError,
+)
 from securemsg.chat.internal import store
 from securemsg.chat.netaddr import client_address
+from securemsg.ops import correlation
+from securemsg.ops import metrics as ops_metrics
 from securemsg.protocol import (
     MAX_FRAME_SIZE,
     MAX_PLAINTEXT_SIZE,
@@ -78,10 +84,12 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """One WebSocket connection: handshake, then encrypted application records."""
 
     async def connect(self) -> None:
+        self.connection_id = correlation.bind_connection()
         self.user = self.scope["user"]
         self.address = client_address(self.scope)
         self.session: Session | None = None
         self.handshake: ServerHandshake | None = None
+        self.handshake_started: float | None = None
         self.closing = False
         self.counted = False
         self.joined = False
@@ -102,6 +110,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
+        ops_metrics.secure_session_ended(self.session is not None)
         if self.joined:
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.counted:
@@ -140,8 +149,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not (per_user and per_ip):
             which = "handshakes_per_user" if not per_user else "handshakes_per_ip"
             await self._audit("ratelimit.hit", outcome="denied", limit=which)
+            ops_metrics.handshake_failed("rate_limited")
             await self._close(CloseCode.RATE_LIMITED, "handshake rate limit")
             return
+        self.handshake_started = ops_metrics.start_handshake()
         keyring = await _in_rsa_pool(keyvault.server_keyring)
         self.handshake = ServerHandshake(keyring, self.user.get_username())
         server_hello = await _in_rsa_pool(self.handshake.receive_client_hello, frame)
@@ -158,6 +169,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             enc_kid=self.handshake.enc_kid,
         )
         self.session = established.session
+        ops_metrics.handshake_completed(self.handshake_started)
         await self.send(text_data=encode_json(established.ready))
         for task in self.tasks:
             task.cancel()
@@ -169,6 +181,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _on_record(self, frame: str) -> None:
         assert self.session is not None
+        ops_metrics.record_received()
         message = self.session.open(frame)
         if message is None:  # a key update, handled by the session
             return
@@ -201,6 +214,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except UnknownUserError:
             await self._seal(ErrorReply(request.id, "unknown_user", "no such user").to_json())
             return
+        ops_metrics.message_stored(result.created)
         # The sending session has the ack; it never gets this message as a msg.
         self.sent_mids.add(result.mid)
         await self._seal(ack_message(request.id, result.mid, result.ts))
@@ -226,6 +240,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _on_delivered(self, mid: str) -> None:
         sender_id = await database_sync_to_async(store.mark_delivered)(self.user, mid)
+        ops_metrics.message_delivered(sender_id is not None)
         if sender_id is not None:
             await self.channel_layer.group_send(
                 user_group(sender_id), {"type": "chat.receipt", "mid": mid}
@@ -244,6 +259,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             message = await database_sync_to_async(store.load_message)(mid, self.user)
             if message is not None:
                 await self._send_msg(message)
+        except MessageIntegrityError:
+            logger.error("stored message %s failed authentication; not delivered", mid)
         except SERVER_FAULTS as exc:
             await self._fail(exc)
 
@@ -296,6 +313,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _seal(self, message: dict[str, Any]) -> None:
         assert self.session is not None
         for frame in self.session.seal(message):
+            ops_metrics.record_sent()
             await self.send(text_data=encode_json(frame))
 
     # --- timers -------------------------------------------------------------------
@@ -304,6 +322,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await asyncio.sleep(chat_settings.handshake_timeout)
         if self.session is None and not self.closing:
             await self._audit("handshake.failed", outcome="failure", reason="timeout")
+            ops_metrics.handshake_failed("timeout")
             await self._close(CloseCode.TIMEOUT, "handshake timeout")
 
     async def _idle_watchdog(self) -> None:
@@ -322,6 +341,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _fail(self, exc: BaseException) -> None:
         code, reason = close_code_for(exc)
         event = "record.rejected" if self.session is not None else "handshake.failed"
+        ops_metrics.connection_failed(self.session is not None, code, reason)
         if code == CloseCode.SERVER_UNAVAILABLE:
             logger.error("closing session with 4500: %s", reason)
         try:

@@ -6,6 +6,7 @@ or a recorded ``delivered`` sent after it survives a crash of the server.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +16,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from securemsg.chat.exceptions import UnknownMessageError, UnknownUserError
+from securemsg.chat.exceptions import (
+    MessageIntegrityError,
+    UnknownMessageError,
+    UnknownUserError,
+)
 from securemsg.chat.internal.sealing import new_conversation_key, open_body, seal_body
 from securemsg.chat.models import Conversation, Message
+
+logger = logging.getLogger("securemsg.chat")
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,21 @@ def _decrypt(message: Message, usernames: dict[int, str]) -> StoredMessage:
     )
 
 
+def _readable(rows: list[Message], usernames: dict[int, str]) -> list[tuple[int, StoredMessage]]:
+    """Decrypt ``rows``, leaving out (and logging) any row that fails authentication.
+
+    One tampered row must not stop every other message of the conversation
+    from being delivered or listed; the operator finds it in the log.
+    """
+    readable = []
+    for row in rows:
+        try:
+            readable.append((row.pk, _decrypt(row, usernames)))
+        except MessageIntegrityError:
+            logger.error("stored message %s failed authentication; left out", row.mid)
+    return readable
+
+
 def _usernames(*messages: Message) -> dict[int, str]:
     ids = {m.sender_id for m in messages} | {m.recipient_id for m in messages}
     return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
@@ -188,7 +210,7 @@ def undelivered_for(
         .order_by("id")[:limit]
     )
     names = _usernames(*rows) if rows else {}
-    return [(row.pk, _decrypt(row, names)) for row in rows]
+    return _readable(rows, names)
 
 
 def history(
@@ -215,4 +237,4 @@ def history(
     more = len(rows) > limit
     rows = rows[:limit]
     names = _usernames(*rows) if rows else {}
-    return [_decrypt(row, names) for row in rows], more
+    return [message for _pk, message in _readable(rows, names)], more
