@@ -412,6 +412,26 @@ def postgres_cluster(request: pytest.FixtureRequest) -> Iterator[PostgresCluster
         cluster.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_test_db_dropped(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On postgres-redis, end stray sessions so the test database can be dropped.
+
+    Connections that ``sync_to_async`` opened in executor threads outlive the
+    tests; PostgreSQL refuses to drop a database with sessions on it.
+    Requesting ``django_db_setup`` here makes this teardown run before its.
+    """
+    started = request.config.stash.get(_STARTED, None)
+    if started is None:
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    yield
+    started.postgres.psql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        f"WHERE datname = 'test_{started.postgres.database}' AND pid <> pg_backend_pid()"
+    )
+
+
 @pytest.fixture
 def postgres_redis(
     request: pytest.FixtureRequest, backend: str
