@@ -245,6 +245,12 @@ KEYVAULT_DELETION_WAIT_DAYS = env_int("SECUREMSG_KEY_DELETION_WAIT_DAYS", 30, mi
 
 # A signed checkpoint of the audit chain after every N events (0: on demand only).
 SECUREMSG_AUDIT_CHECKPOINT_EVERY = env_int("SECUREMSG_AUDIT_CHECKPOINT_EVERY", 1000, minimum=0)
+# The second sink: every event is also appended (and fsync'd) to this JSON
+# Lines file before its action goes ahead; rotated past the size, never deleted.
+SECUREMSG_AUDIT_FILE = env_str("SECUREMSG_AUDIT_FILE") or str(DATA_DIR / "audit.jsonl")
+SECUREMSG_AUDIT_FILE_MAX_BYTES = env_int(
+    "SECUREMSG_AUDIT_FILE_MAX_BYTES", 64 * 1024 * 1024, minimum=0
+)
 # Attributes model changes to the administrator making them, and turns an
 # audit write failure into a 503 page (fail closed) instead of a traceback.
 MIDDLEWARE.append("securemsg.audit.middleware.AuditMiddleware")
@@ -317,3 +323,24 @@ LOGGING: dict[str, Any] = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Operations (docs/operations.md) -----------------------------------------
+# Health checks, Prometheus metrics, structured logs and the staff status page
+# (securemsg.ops). Metrics are off (404) until a token or an allow-list is set.
+
+from securemsg.ops import logs as _ops_logs  # noqa: E402
+
+INSTALLED_APPS += ["django_prometheus", "securemsg.ops"]
+# First and last, so that django-prometheus times the whole middleware chain;
+# the request id is bound before anything else can log.
+MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+MIDDLEWARE.insert(1, "securemsg.ops.middleware.RequestIdMiddleware")
+MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
+
+SECUREMSG_METRICS_TOKEN = Secret(env_str("SECUREMSG_METRICS_TOKEN"))
+SECUREMSG_METRICS_ALLOW = env_list("SECUREMSG_METRICS_ALLOW", [])
+SECUREMSG_LOG_FORMAT = env_str("SECUREMSG_LOG_FORMAT", "json" if PRODUCTION else "console")
+try:
+    LOGGING = _ops_logs.logging_config(LOGGING, fmt=SECUREMSG_LOG_FORMAT)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
