@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,13 @@ __all__ = [
 GENERATION_CHECK_INTERVAL = 1.0
 #: Seconds an unwrapped key stays cached even when nothing changed.
 KEY_TTL = 60.0
+
+#: Metrics hook, set by ``securemsg.ops``: called as ``observer(event, kind, seconds)``
+#: with ``"hit"``/``"miss"`` for each look-up and ``"fill"`` when a value is stored,
+#: ``seconds`` being the time since this thread missed that entry (the load and
+#: unwrap), else None. It only observes; the cache behaves the same without it.
+observer: Callable[[str, str, float | None], None] | None = None
+_missed = threading.local()
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,13 @@ class _Cache:
 
     def get(self, kind: str, name: str, *, force_check: bool = False) -> Any | None:
         """Return a cached value if fresh and the generation is unchanged, else None."""
+        value = self._lookup(kind, name, force_check=force_check)
+        if observer is not None:
+            _missed.entry = None if value is not None else ((kind, name), time.monotonic())
+            observer("miss" if value is None else "hit", kind, None)
+        return value
+
+    def _lookup(self, kind: str, name: str, *, force_check: bool) -> Any | None:
         self._refresh(force=force_check)
         with self._lock:
             entry = self.values.get((kind, name))
@@ -94,6 +109,10 @@ class _Cache:
         """Cache ``value`` under (kind, name)."""
         with self._lock:
             self.values[(kind, name)] = (time.monotonic(), value)
+        if observer is not None:
+            entry = getattr(_missed, "entry", None)
+            since = time.monotonic() - entry[1] if entry and entry[0] == (kind, name) else None
+            observer("fill", kind, since)
 
 
 cache = _Cache()
