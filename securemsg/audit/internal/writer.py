@@ -22,6 +22,7 @@ from securemsg.audit.internal.canonical import chain_hash, format_ts
 from securemsg.audit.internal.catalog import EVENT_NAME_RE, OUTCOMES
 from securemsg.audit.internal.context import Origin, normalize_ip, origin_of
 from securemsg.audit.internal.sanitize import clean_details, clean_text, is_secret_name
+from securemsg.ops.correlation import correlation_fields
 
 logger = logging.getLogger("securemsg.audit")
 
@@ -44,6 +45,9 @@ def build_fields(event: str, actor: Any, request: Any, fields: dict[str, Any]) -
             if is_secret_name(name):
                 raise AuditFieldError(f"audit field {name!r} names a secret; never recorded")
             details[name] = fields.pop(name)
+    # The request or connection id ties the event to its log lines (docs/operations.md).
+    for name, value in correlation_fields().items():
+        details.setdefault(name, value)
     outcome = fields.get("outcome", "success")
     if outcome not in OUTCOMES:
         raise AuditFieldError(f"audit outcome {outcome!r} is not one of {OUTCOMES}")
