@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ._b64 import b64u_encode
+from ._b64 import b64u_decode, b64u_encode
 from ._constants import (
     AAD_LABEL,
     DIRECTION_C2S,
@@ -30,9 +30,11 @@ from ._framing import (
     require_bytes,
     require_int,
     require_str,
+    split_record_frame,
 )
 from ._schedule import HandshakeSecrets, epoch_key, next_epoch_secret
 from .exceptions import (
+    MalformedMessageError,
     ProtocolError,
     SequenceError,
     UnexpectedMessageError,
@@ -44,14 +46,22 @@ _MAX_EPOCH = 2**32 - 1
 UPDATE_MESSAGE: dict[str, Any] = {"t": "update"}
 
 
+# Precompiled layouts (protocol.md, "Records"): the nonce is the 4-byte
+# direction tag || 8-byte seq; the AAD ends with 1-byte direction || 8-byte
+# seq || 4-byte epoch.
+_NONCE = struct.Struct(">IQ")
+_AAD_TAIL = struct.Struct(">BQI")
+_SEQ_EPOCH = struct.Struct(">QI")
+
+
 def record_nonce(direction: int, seq: int) -> bytes:
     """Return the 12-byte nonce: 4-byte direction tag || 8-byte big-endian seq."""
-    return struct.pack(">IQ", direction, seq)
+    return _NONCE.pack(direction, seq)
 
 
 def record_aad(session_id: bytes, direction: int, seq: int, epoch: int) -> bytes:
     """Return the AAD: "securemsg/1 rec" || session_id || direction || seq || epoch."""
-    return AAD_LABEL + session_id + struct.pack(">BQI", direction, seq, epoch)
+    return AAD_LABEL + session_id + _AAD_TAIL.pack(direction, seq, epoch)
 
 
 @dataclass
@@ -61,10 +71,17 @@ class _DirectionState:
     direction: int
     secret: bytes
     key: AESGCM  # the epoch's AES-256-GCM key, expanded once
+    # "securemsg/1 rec" || session_id || direction: the fixed start of every AAD
+    # (record_aad builds the same bytes; this avoids rebuilding it per record).
+    aad_prefix: bytes = b""
     epoch: int = 0
     seq: int = 0
     index: int = 0  # records in the current epoch
     epoch_started: float = 0.0
+
+    def nonce_and_aad(self, seq: int) -> tuple[bytes, bytes]:
+        """The nonce and AAD of record ``seq`` in the current epoch."""
+        return _NONCE.pack(self.direction, seq), self.aad_prefix + _SEQ_EPOCH.pack(seq, self.epoch)
 
     def advance_epoch(self, th: bytes, now: float) -> None:
         if self.epoch >= _MAX_EPOCH:
@@ -109,8 +126,18 @@ class Session:
         self._update_after_seconds = update_after_seconds
         self._max_records_per_epoch = max_records_per_epoch
         started = now()
-        c2s = _DirectionState(DIRECTION_C2S, secrets.c2s, aead_cipher(epoch_key(secrets.c2s, th)))
-        s2c = _DirectionState(DIRECTION_S2C, secrets.s2c, aead_cipher(epoch_key(secrets.s2c, th)))
+        c2s = _DirectionState(
+            DIRECTION_C2S,
+            secrets.c2s,
+            aead_cipher(epoch_key(secrets.c2s, th)),
+            AAD_LABEL + session_id + bytes([DIRECTION_C2S]),
+        )
+        s2c = _DirectionState(
+            DIRECTION_S2C,
+            secrets.s2c,
+            aead_cipher(epoch_key(secrets.s2c, th)),
+            AAD_LABEL + session_id + bytes([DIRECTION_S2C]),
+        )
         c2s.epoch_started = s2c.epoch_started = started
         self._send, self._recv = (c2s, s2c) if role == "client" else (s2c, c2s)
         self._closed = False
@@ -164,16 +191,16 @@ class Session:
         if len(plaintext) > MAX_PLAINTEXT_SIZE:
             raise ValueError(f"record plaintext exceeds {MAX_PLAINTEXT_SIZE} bytes")
         state = self._send
-        if state.seq > MAX_SEQ:
+        seq = state.seq
+        if seq > MAX_SEQ:
             raise SequenceError("send sequence exhausted")
-        nonce = record_nonce(state.direction, state.seq)
-        aad = record_aad(self._session_id, state.direction, state.seq, state.epoch)
+        nonce, aad = state.nonce_and_aad(seq)
         frame = {
             "type": "rec",
-            "seq": state.seq,
+            "seq": seq,
             "ct": b64u_encode(aead_seal(state.key, nonce, plaintext, aad)),
         }
-        state.seq += 1
+        state.seq = seq + 1
         state.index += 1
         return frame
 
@@ -185,7 +212,8 @@ class Session:
         SequenceError (4409) or AuthenticationFailedError (4410); any of them
         closes the session.
         """
-        self._check_open()
+        if self._closed:
+            raise UnexpectedMessageError("session is closed after an error")
         try:
             return self._open(frame)
         except ProtocolError:
@@ -193,20 +221,14 @@ class Session:
             raise
 
     def _open(self, frame: Frame) -> dict[str, Any] | None:
-        obj = decode_frame(frame)
-        if require_str(obj, "type") != "rec":
-            # A handshake message (e.g. a second client_hello) after the
-            # handshake is a state violation, not a record.
-            raise UnexpectedMessageError("only records are allowed after the handshake")
-        seq = require_int(obj, "seq")
-        ct = require_bytes(obj, "ct")
+        seq, ct = _parse_record(frame)
         state = self._recv
         if seq != state.seq:
             raise SequenceError("unexpected record sequence number")
         if state.index >= self._max_records_per_epoch:
             raise SequenceError("too many records in one epoch")
-        nonce = record_nonce(state.direction, seq)
-        aad = record_aad(self._session_id, state.direction, seq, state.epoch)
+        nonce = _NONCE.pack(state.direction, seq)
+        aad = state.aad_prefix + _SEQ_EPOCH.pack(seq, state.epoch)
         plaintext = aead_open(state.key, nonce, ct, aad)
         message = parse_json_object(plaintext, limit=MAX_PLAINTEXT_SIZE, what="record plaintext")
         state.seq += 1
@@ -219,3 +241,19 @@ class Session:
     def _check_open(self) -> None:
         if self._closed:
             raise UnexpectedMessageError("session is closed after an error")
+
+
+def _parse_record(frame: Frame) -> tuple[int, bytes]:
+    """Return (seq, ct) of a record frame, or raise as decode_frame and require_* do."""
+    fast = split_record_frame(frame)
+    if fast is not None:
+        try:
+            return fast[0], b64u_decode(fast[1], field="ct")
+        except MalformedMessageError:
+            pass  # the full parse below raises the error it always did
+    obj = decode_frame(frame)
+    if require_str(obj, "type") != "rec":
+        # A handshake message (e.g. a second client_hello) after the
+        # handshake is a state violation, not a record.
+        raise UnexpectedMessageError("only records are allowed after the handshake")
+    return require_int(obj, "seq"), require_bytes(obj, "ct")
