@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Handshakes per second through real Daphne processes vs one core's raw RSA rate.
+
+One run: prepare a site as shipped (SQLite, in-memory channel layer,
+RSA-3072 server keys, every limit 0, the handshake's audit event committed
+before ``ready``), measure one core's raw RSA-3072 OAEP-decrypt + PSS-sign
+rate, then drive 1 and 2 Daphne processes with many concurrent Python
+clients (``securemsg.client.handshake`` over ``websockets``; client RSA-2048
+keys made in advance), then the raw rate again. Each handshake is a full
+connect (cookie, origin check, session load), securemsg/1 handshake and close.
+Ratio = handshakes/s ÷ raw pairs/s of one core (the mean of the two raw runs).
+
+Usage: python bench/e2e_handshakes.py [--handshakes 400] [--concurrency 32] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from _harness import (
+    PERSISTENT_DB,
+    Daphne,
+    Site,
+    open_channel,
+    plot,
+    prepare_site,
+    print_table,
+    raw_rsa_rate,
+    run,
+    write_results,
+)
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+#: Client keys generated before the run and used in turn (the server's work
+#: does not depend on whether a client key is fresh).
+CLIENT_KEYS = 48
+GOAL = 0.85
+
+
+async def _drive(
+    servers: list[Daphne],
+    site: Site,
+    keys: list[rsa.RSAPrivateKey],
+    total: int,
+    concurrency: int,
+    seconds: float,
+) -> dict[str, Any]:
+    users = list(site.sessions)
+    issued = 0
+    done = 0
+    failed = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker(worker_id: int) -> None:
+        nonlocal issued, done, failed
+        while issued < total and time.monotonic() < deadline:
+            index = issued
+            issued += 1
+            server = servers[index % len(servers)]
+            user = users[index % len(users)]
+            try:
+                channel = await open_channel(server, site, user, keys[index % len(keys)])
+                await channel.transport.close()
+                done += 1
+            except Exception as exc:  # counted and reported, never silently dropped
+                failed += 1
+                if failed <= 3:
+                    print(f"  handshake {index} failed: {exc!r}")
+
+    cpu_before = [s.cpu_seconds() for s in servers]
+    client_before = time.process_time()
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    server_cpu = sum(s.cpu_seconds() for s in servers) - sum(cpu_before)
+    client_cpu = time.process_time() - client_before
+    return {
+        "processes": len(servers),
+        "completed": done,
+        "failed": failed,
+        "seconds": elapsed,
+        "per_second": done / elapsed,
+        "server_cpu_ms_per_handshake": 1000 * server_cpu / max(done, 1),
+        "client_cpu_ms_per_handshake": 1000 * client_cpu / max(done, 1),
+        "server_cpu_utilisation": server_cpu / elapsed,
+    }
+
+
+async def main() -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--handshakes", type=int, default=400, help="per configuration")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60, help="time cap per configuration")
+    parser.add_argument("--users", type=int, default=32)
+    parser.add_argument(
+        "--shipped-only", action="store_true", help="skip the persistent-connection variant"
+    )
+    args = parser.parse_args()
+
+    print("preparing the site and client keys ...")
+    site = prepare_site(users=args.users)
+    keys = [rsa.generate_private_key(65537, 2048) for _ in range(CLIENT_KEYS)]
+    raw_before = raw_rsa_rate()
+    runs = []
+    variants: list[tuple[str, dict[str, str]]] = [("as shipped", {})]
+    if not args.shipped_only:
+        variants.append(("persistent DB connections", PERSISTENT_DB))
+    for variant, env in variants:
+        for processes in (1, 2):
+            servers = [Daphne(site, env=env).start() for _ in range(processes)]
+            try:
+                await _drive(servers, site, keys, 20, 4, 30)  # warm-up: caches, imports
+                result = await _drive(
+                    servers, site, keys, args.handshakes, args.concurrency, args.seconds
+                )
+            finally:
+                for server in servers:
+                    server.stop()
+            result["variant"] = variant
+            runs.append(result)
+    raw_after = raw_rsa_rate()
+    raw = (raw_before["pairs_per_second"] + raw_after["pairs_per_second"]) / 2
+    for result in runs:
+        result["ratio_to_one_core_raw"] = result["per_second"] / raw
+
+    print(
+        f"\nraw RSA-3072 decrypt+sign, one core: {raw_before['pairs_per_second']:.1f}/s before,"
+        f" {raw_after['pairs_per_second']:.1f}/s after (mean {raw:.1f}/s)\n"
+    )
+    print_table(
+        [
+            "variant",
+            "processes",
+            "handshakes",
+            "failed",
+            "per second",
+            "ratio",
+            "server CPU ms/hs",
+            "client CPU ms/hs",
+        ],
+        [
+            [
+                r["variant"],
+                r["processes"],
+                r["completed"],
+                r["failed"],
+                r["per_second"],
+                r["ratio_to_one_core_raw"],
+                r["server_cpu_ms_per_handshake"],
+                r["client_cpu_ms_per_handshake"],
+            ]
+            for r in runs
+        ],
+    )
+    print(f"\ngoal: ratio >= {GOAL} with one process")
+    output = {
+        "settings": vars(args),
+        "client_keys": CLIENT_KEYS,
+        "raw_before": raw_before,
+        "raw_after": raw_after,
+        "raw_pairs_per_second": raw,
+        "runs": runs,
+        "goal": GOAL,
+    }
+    print(f"wrote {write_results('e2e_handshakes', output)}")
+
+    def draw(ax: Any) -> None:
+        labels = ["raw RSA\n(1 core)"] + [
+            f"{r['processes']} Daphne\n{r['variant']}".replace(
+                "persistent DB connections", "persistent DB"
+            )
+            for r in runs
+        ]
+        values = [raw] + [r["per_second"] for r in runs]
+        colors = ["#999999"] + [
+            "#3b7dd8" if r["variant"] == "as shipped" else "#2e8b57" for r in runs
+        ]
+        ax.bar(labels, values, color=colors)
+        ax.axhline(GOAL * raw, color="#c0392b", linestyle="--", label=f"goal {GOAL:.0%} of raw")
+        for x, v in enumerate(values):
+            ax.text(x, v, f"{v:.0f}/s", ha="center", va="bottom")
+        ax.set_ylabel("handshakes (or RSA pairs) per second")
+        ax.set_title("securemsg/1 handshakes end to end, RSA-3072, 2-core VM")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.legend()
+
+    plot("e2e_handshakes", draw)
+    return output
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,55 @@
+"""Bench-only ASGI application: the project's app plus a plaintext ping/pong consumer.
+
+Serves everything ``securemsg.asgi:application`` serves and, at
+``/ws/plain/``, a JSON ping/pong consumer behind the same WebSocket stack
+(origin guard, session middleware, sign-in guard, URL router, Channels'
+``AsyncWebsocketConsumer``), so that bench/e2e_messages.py compares the
+encrypted ping/pong with the same stack minus securemsg/1, in one process.
+Never routed in production: only the benchmark starts Daphne with
+``bench.plain_asgi:application``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
+
+from channels.auth import AuthMiddlewareStack
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
+
+from securemsg.asgi import application as _project
+from securemsg.chat.guard import OriginGuard, SignedInGuard
+from securemsg.chat.routing import websocket_urlpatterns
+
+
+class PlainPingConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Answers ``{"t": "ping", "id": X}`` with ``{"t": "pong", "id": X}``, in clear."""
+
+    async def connect(self) -> None:
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        message: dict[str, Any] = json.loads(text_data or "{}")
+        if message.get("t") == "ping":
+            await self.send(text_data=json.dumps({"t": "pong", "id": message.get("id")}))
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": _project.application_mapping["http"],
+        "websocket": OriginGuard(
+            AuthMiddlewareStack(
+                SignedInGuard(
+                    URLRouter(
+                        [*websocket_urlpatterns, path("ws/plain/", PlainPingConsumer.as_asgi())]
+                    )
+                )
+            )
+        ),
+    }
+)
