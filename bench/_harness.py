@@ -220,14 +220,18 @@ class Daphne:
 
 
 async def open_socket(
-    server: Daphne, session_key: str, path: str = "/ws/securemsg/"
+    server: Daphne, session_key: str, path: str = "/ws/securemsg/", *, keepalive: bool = True
 ) -> websockets.ClientConnection:
-    """A WebSocket with the session cookie and the page's own Origin (no compression)."""
+    """A WebSocket with the session cookie and the page's own Origin (no compression).
+
+    ``keepalive=False`` turns off the client's own pings (idle-session runs).
+    """
     return await websockets.connect(
         f"ws://127.0.0.1:{server.port}{path}",
         origin=websockets.Origin(server.url),
         additional_headers={"Cookie": f"sessionid={session_key}"},
         compression=None,
+        ping_interval=20 if keepalive else None,
         open_timeout=30,
         max_size=2**17,
     )
@@ -238,9 +242,11 @@ async def open_channel(
     site: Site,
     user: str,
     client_key: rsa.RSAPrivateKey | None = None,
+    *,
+    keepalive: bool = True,
 ) -> SecureChannel:
     """Connect and run the securemsg/1 handshake with the Python client."""
-    socket_ = await open_socket(server, site.sessions[user])
+    socket_ = await open_socket(server, site.sessions[user], keepalive=keepalive)
 
     def make_client(key_set: KeySet, pins: Sequence[str], *, user: str) -> ClientHandshake:
         return ClientHandshake(key_set, pins, user=user, client_key=client_key)
