@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from .services import (
         DataKeyHandle,
+        DataKeyInfo,
         DueReport,
         InitReport,
         RewrapReport,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         flush_usage,
         initialize,
         keys_document,
+        list_data_keys,
         mark_compromised,
         new_data_key,
         open_data_key,
@@ -74,6 +76,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptedKeyError",
     "DataKeyHandle",
+    "DataKeyInfo",
     "DueReport",
     "IllegalTransitionError",
     "InitReport",
@@ -95,6 +98,7 @@ __all__ = [
     "flush_usage",
     "initialize",
     "keys_document",
+    "list_data_keys",
     "mark_compromised",
     "new_data_key",
     "open_data_key",

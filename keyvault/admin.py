@@ -141,7 +141,7 @@ class ServerKeyAdmin(admin.ModelAdmin[ServerKey]):
 
     @admin.display(description="deletion", ordering="delete_after")
     def deletion(self, obj: ServerKey) -> str:
-        """"pending deletion" with the date the key will be destroyed, or when it was."""
+        """The words "pending deletion" and the date of destruction, or when it happened."""
         if obj.state == State.PENDING_DELETION and obj.delete_after is not None:
             return f"pending deletion: destroyed after {obj.delete_after:%Y-%m-%d %H:%M} UTC"
         if obj.state == State.DESTROYED and obj.destroyed_at is not None:

@@ -8,7 +8,13 @@ that touch the database are synchronous; call them from async code through
 from __future__ import annotations
 
 from .internal.cache import cache as _cache
-from .internal.datakeys import DataKeyHandle, new_data_key, open_data_key
+from .internal.datakeys import (
+    DataKeyHandle,
+    DataKeyInfo,
+    list_data_keys,
+    new_data_key,
+    open_data_key,
+)
 from .internal.keyring import VaultKeyring, server_keyring, sign_checkpoint
 from .internal.lifecycle import (
     DueReport,
@@ -36,6 +42,7 @@ from .kms import reset_backend
 
 __all__ = [
     "DataKeyHandle",
+    "DataKeyInfo",
     "DueReport",
     "InitReport",
     "RewrapReport",
@@ -49,6 +56,7 @@ __all__ = [
     "flush_usage",
     "initialize",
     "keys_document",
+    "list_data_keys",
     "mark_compromised",
     "new_data_key",
     "open_data_key",

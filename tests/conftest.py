@@ -39,6 +39,25 @@ def user_factory(db: None) -> Callable[..., Any]:
     return make
 
 
+@pytest.fixture(autouse=True)
+def audit_sinks(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test gets its own audit file and a master key for the audit (MAC) key.
+
+    ``securemsg.audit.record`` needs both (docs/audit.md, "Keyed chain" and
+    "Second sink"); without this, tests would write to the repository's
+    ``data/``. Test packages that build their own key vault override
+    ``KEYVAULT_MASTER_KEY_FILE`` after this fixture ran.
+    """
+    from keyvault.kms.local import LocalBackend
+
+    base = tmp_path_factory.mktemp("audit-sinks")
+    keyring = base / "master-keyring.json"
+    LocalBackend(keyring).create()
+    settings.KEYVAULT_MASTER_KEY_FILE = str(keyring)
+    settings.SECUREMSG_AUDIT_FILE = str(base / "audit.jsonl")
+    return base / "audit.jsonl"
+
+
 # --- Live servers and the browser ----------------------------------------------
 
 
@@ -63,10 +82,13 @@ def live_env(
     server use the same master keyring file (RSA-2048 keys, for speed).
     """
     import keyvault
+    from keyvault.kms.local import LocalBackend
 
     db = settings.DATABASES["default"]
     data_dir = tmp_path_factory.mktemp("server-data")
     keyring = data_dir / "master-keyring.json"
+    # Created now: every audit event needs the audit key, which the master key wraps.
+    LocalBackend(keyring).create()
     settings.KEYVAULT_MASTER_KEY_FILE = str(keyring)
     settings.KEYVAULT_KEY_ALGORITHM = "RSA-2048"
     keyvault.reset_caches()
@@ -76,6 +98,8 @@ def live_env(
         "SECRET_KEY": settings.SECRET_KEY,
         "SECUREMSG_MASTER_KEY_FILE": str(keyring),
         "SECUREMSG_KEY_ALGORITHM": "RSA-2048",
+        # The same second sink as the test process, so both write one file.
+        "SECUREMSG_AUDIT_FILE": str(settings.SECUREMSG_AUDIT_FILE),
     }
     if db["ENGINE"].endswith("sqlite3"):
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"

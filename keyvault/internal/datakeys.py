@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.utils import timezone
@@ -21,7 +22,7 @@ from .cache import cache
 from .envelope import data_key_aad
 from .master import unwrap_checked, wrap_primary
 
-__all__ = ["DataKeyHandle", "new_data_key", "open_data_key"]
+__all__ = ["DataKeyHandle", "DataKeyInfo", "list_data_keys", "new_data_key", "open_data_key"]
 
 _MAX_PURPOSE = 40
 _MAX_CONTEXT = 200
@@ -33,6 +34,29 @@ class DataKeyHandle:
 
     key_id: str
     key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DataKeyInfo:
+    """What may be known about a data key without opening it (no key material)."""
+
+    key_id: str
+    purpose: str
+    context: str
+    created_at: datetime
+
+
+def list_data_keys(purpose: str) -> list[DataKeyInfo]:
+    """The data keys made for ``purpose``, oldest first (ids and contexts only).
+
+    The context is bound into each key's wrap, so an edited context makes
+    ``open_data_key`` fail: callers may rely on it once the key has opened.
+    """
+    rows = DataKey.objects.filter(purpose=purpose).order_by("id")
+    return [
+        DataKeyInfo(row.key_id, row.purpose, row.context, row.created_at)
+        for row in rows.only("key_id", "purpose", "context", "created_at")
+    ]
 
 
 def new_data_key(purpose: str, context: str = "") -> DataKeyHandle:

@@ -1,7 +1,7 @@
 """The tamper-evident audit log.
 
 Every part of securemsg records security-relevant events through
-:func:`record`; nothing else is public here. Errors are in
+:func:`record`; readiness checks and status pages ask :func:`sink_health`. Errors are in
 :mod:`securemsg.audit.exceptions`; formats and the event catalog in
 ``docs/audit.md``.
 """
@@ -10,9 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from securemsg.audit.exceptions import AuditError, AuditFieldError, AuditUnavailable
+from securemsg.audit.exceptions import (
+    AuditError,
+    AuditFieldError,
+    AuditKeyError,
+    AuditSinkError,
+    AuditUnavailable,
+)
+from securemsg.audit.internal.health import SinkHealth, SinkStatus
 
-__all__ = ["AuditError", "AuditFieldError", "AuditUnavailable", "record"]
+__all__ = [
+    "AuditError",
+    "AuditFieldError",
+    "AuditKeyError",
+    "AuditSinkError",
+    "AuditUnavailable",
+    "SinkHealth",
+    "SinkStatus",
+    "record",
+    "sink_health",
+]
 
 
 def record(event: str, *, actor: Any = None, request: Any = None, **fields: Any) -> int:
@@ -43,3 +60,24 @@ def record(event: str, *, actor: Any = None, request: Any = None, **fields: Any)
     from securemsg.audit.internal.writer import record as _record
 
     return _record(event, actor=actor, request=request, **fields)
+
+
+def sink_health() -> SinkHealth:
+    """Whether both sinks (the database chain and the JSON Lines file) can take events.
+
+    Reads only, never writes. ``result.ok`` is False when the next event, and
+    so the action it records, would be refused; ``result.database`` and
+    ``result.file`` are ``SinkStatus(name, ok, detail, last_seq)`` with a
+    short ``detail`` fit for an operator (no event field, no secret).
+    Opening the audit key here also keeps it for this process, so calling
+    it at start-up (a readiness check) loads the key before any event.
+
+    Example::
+
+        health = sink_health()
+        if not health.ok:
+            return JsonResponse({"audit": health.file.detail}, status=503)
+    """
+    from securemsg.audit.internal.health import sink_health as _sink_health
+
+    return _sink_health()

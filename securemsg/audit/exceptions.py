@@ -4,6 +4,8 @@ Hierarchy::
 
     AuditError                  base class; catch it to handle every audit failure
     ├── AuditUnavailable        an event could not be written; the action must not happen
+    │   ├── AuditKeyError       the key vault could not create or open the audit (MAC) key
+    │   └── AuditSinkError      the second sink (JSON Lines file) did not take the event
     ├── AuditFieldError         an event carried a forbidden or malformed field (also ValueError)
     ├── CheckpointError         a checkpoint could not be signed or its key not fetched
     ├── AuditFileError          an export file could not be written, read or parsed
@@ -26,6 +28,18 @@ class AuditUnavailable(AuditError):  # noqa: N818 -- name fixed by the public AP
     """The event could not be committed to the audit log, so the action it describes is refused."""
 
     exit_status = 3
+
+
+class AuditKeyError(AuditUnavailable):
+    """The key vault could not create or open the audit key, so no MAC can be written or checked."""
+
+    exit_status = 5
+
+
+class AuditSinkError(AuditUnavailable):
+    """The second sink (the JSON Lines file) could not take the event; the action is refused."""
+
+    exit_status = 6
 
 
 class AuditFieldError(AuditError, ValueError):

@@ -12,6 +12,11 @@ from securemsg.audit.models import AuditEvent
 
 
 @pytest.fixture
+def keyed_chain() -> None:
+    """Here the real vault's ``initialize`` makes the audit key (its first event does)."""
+
+
+@pytest.fixture
 def real_vault(db: None, settings: Any, tmp_path: Any) -> Any:
     """A local-backend vault (RSA-2048 for speed) on a temporary keyring."""
     import keyvault

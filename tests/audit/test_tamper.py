@@ -73,11 +73,10 @@ def test_checkpoint_with_unknown_key(chain, sql):
     _broken(BreakKind.FORGED_CHECKPOINT, 6)
 
 
-def test_rewritten_chain_contradicts_the_checkpoint(chain, sql):
-    """Edit row 3 and recompute every later hash: only the signature catches it."""
-    sql("UPDATE audit_auditevent SET outcome = 'success' WHERE seq = 3")
-    prev = AuditEvent.objects.get(seq=2).hash
-    for row in AuditEvent.objects.filter(seq__gte=3).order_by("seq"):
+def recompute_hashes(sql, start: int) -> None:
+    """What a database writer without the audit key can do: fix every plain hash from ``start``."""
+    prev = AuditEvent.objects.get(seq=start - 1).hash
+    for row in AuditEvent.objects.filter(seq__gte=start).order_by("seq"):
         fields = {
             name: getattr(row, name)
             for name in (
@@ -92,7 +91,27 @@ def test_rewritten_chain_contradicts_the_checkpoint(chain, sql):
         )
         prev = digest
     sql("UPDATE audit_chainhead SET hash = %s", [prev])
-    _broken(BreakKind.CHECKPOINT_MISMATCH, 6)
+
+
+def test_rewritten_chain_is_caught_by_the_mac_of_the_edited_row(chain, sql):
+    """Edit row 3 and recompute every later hash: the MAC of row 3 no longer matches."""
+    sql("UPDATE audit_auditevent SET outcome = 'success' WHERE seq = 3")
+    recompute_hashes(sql, 3)
+    _broken(BreakKind.EDITED, 3)
+    assert "MAC" in verify_database().broken.message
+
+
+def test_rewritten_chain_contradicts_the_checkpoint_offline(chain, sql, tmp_path):
+    """Offline (an export, no MACs) the signed checkpoint still catches the rewrite."""
+    from securemsg.audit.internal.retention import export
+    from securemsg.audit.internal.sources import verify_file
+
+    sql("UPDATE audit_auditevent SET outcome = 'success' WHERE seq = 3")
+    recompute_hashes(sql, 3)
+    export(tmp_path / "export.jsonl")
+    result, _export = verify_file(tmp_path / "export.jsonl")
+    assert result.broken is not None
+    assert (result.broken.kind, result.broken.seq) == (BreakKind.CHECKPOINT_MISMATCH, 6)
 
 
 def test_truncated_tail_after_last_checkpoint(chain, sql):

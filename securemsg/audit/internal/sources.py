@@ -22,6 +22,7 @@ from securemsg.audit.internal.verify import (
     BreakKind,
     ChainRow,
     CheckpointRow,
+    MacPolicy,
     Result,
     walk,
 )
@@ -53,11 +54,16 @@ def fingerprint(spki: bytes) -> str:
     return hashlib.sha256(spki).hexdigest()
 
 
+#: Stored columns of the keyed chain, not covered by the hash and not exported.
+MAC_COLUMNS: Final = ("mac", "audit_key_id")
+
+
 def _chain_row(values: tuple[Any, ...]) -> ChainRow:
-    data = dict(zip(ROW_COLUMNS, values, strict=True))
+    data = dict(zip(ROW_COLUMNS + MAC_COLUMNS, values, strict=True))
     data["ts"] = format_ts(data["ts"])
     prev_hash, digest = data.pop("prev_hash"), data.pop("hash")
-    return ChainRow(fields=data, prev_hash=prev_hash, hash=digest)
+    mac, key_id = data.pop("mac"), data.pop("audit_key_id")
+    return ChainRow(fields=data, prev_hash=prev_hash, hash=digest, mac=mac, audit_key_id=key_id)
 
 
 class _DatabaseLocator:
@@ -94,7 +100,7 @@ def iter_db_rows(from_seq: int = 1, to_seq: int | None = None) -> Iterator[Chain
     rows = AuditEvent.objects.filter(seq__gte=from_seq)
     if to_seq is not None:
         rows = rows.filter(seq__lte=to_seq)
-    query = rows.order_by("seq").values_list(*ROW_COLUMNS)
+    query = rows.order_by("seq").values_list(*ROW_COLUMNS, *MAC_COLUMNS)
     for values in query.iterator(chunk_size=5000):
         yield _chain_row(values)
 
@@ -110,33 +116,48 @@ def db_checkpoints(from_seq: int = 0) -> dict[int, CheckpointRow]:
 
 
 def verify_database(from_seq: int | None = None) -> Result:
-    """Verify the stored chain (from ``from_seq``) and its checkpoints.
+    """Verify the stored chain (from ``from_seq``): hashes, MACs, checkpoints, second sink.
 
-    Raises ``AuditUnavailable`` when the database cannot be read and
-    ``CheckpointError`` when the key vault cannot return a public key.
+    Raises ``AuditUnavailable`` when the database cannot be read,
+    ``CheckpointError`` when the key vault cannot return a public key,
+    ``AuditKeyError`` when it cannot open the audit keys and
+    ``AuditSinkError`` when the second sink's files cannot be read.
     """
-    from securemsg.audit.models import AuditEvent, ChainHead
+    from securemsg.audit.internal.auditkey import all_keys
+    from securemsg.audit.internal.sinkcompare import compare_with_sink
 
     keys: dict[str, bytes | None] = {}
     try:
-        start = from_seq
-        if start is None:
-            start = AuditEvent.objects.order_by("seq").values_list("seq", flat=True).first() or 1
-        checkpoints = db_checkpoints(start - 1)
-        anchor = _anchor(start, checkpoints, trusted=from_seq is not None and from_seq > 1)
-        head_row = ChainHead.objects.filter(pk=1).first()
-        head = (head_row.seq, head_row.hash) if head_row is not None else None
-        return walk(
-            iter_db_rows(start),
-            checkpoints,
-            lambda kid: _vault_key(keys, kid),
-            _DatabaseLocator(),
-            anchor=anchor,
-            pruned_ok=from_seq is None,
-            head=head,
-        )
+        audit_keys, unusable = all_keys()
+        macs = MacPolicy(audit_keys, unusable)
+        result = _walk_database(from_seq, keys, macs)
+        if result.ok:
+            compare_with_sink(result, from_seq, macs.chain_from)
+        return result
     except DatabaseError as exc:
         raise AuditUnavailable(f"the audit log cannot be read ({type(exc).__name__})") from exc
+
+
+def _walk_database(from_seq: int | None, keys: dict[str, bytes | None], macs: MacPolicy) -> Result:
+    from securemsg.audit.models import AuditEvent, ChainHead
+
+    start = from_seq
+    if start is None:
+        start = AuditEvent.objects.order_by("seq").values_list("seq", flat=True).first() or 1
+    checkpoints = db_checkpoints(start - 1)
+    anchor = _anchor(start, checkpoints, trusted=from_seq is not None and from_seq > 1)
+    head_row = ChainHead.objects.filter(pk=1).first()
+    head = (head_row.seq, head_row.hash) if head_row is not None else None
+    return walk(
+        iter_db_rows(start),
+        checkpoints,
+        lambda kid: _vault_key(keys, kid),
+        _DatabaseLocator(),
+        anchor=anchor,
+        pruned_ok=from_seq is None,
+        head=head,
+        macs=macs,
+    )
 
 
 def _anchor(start: int, checkpoints: dict[int, CheckpointRow], *, trusted: bool) -> Anchor:
@@ -254,6 +275,10 @@ def verify_file(path: Path) -> tuple[Result, ExportFile]:
         result.broken = Break(
             BreakKind.TRUNCATED, (result.last_seq or 0) + 1, "the file ends before its end line"
         )
+    result.notes.append(
+        "MACs not checked: the audit key never leaves the installation "
+        "(run audit verify there for the MACs and the second sink)"
+    )
     for kid, spki in sorted(export.keys.items()):
         result.notes.append(f"key {kid}: SPKI SHA-256 {fingerprint(spki)}")
     return result, export

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from securemsg.audit.internal.auditkey import AuditKey, mac_matches
 from securemsg.audit.internal.canonical import HASHED_FIELDS, chain_hash
 from securemsg.audit.internal.signer import checkpoint_message, verify_signature
 
@@ -31,15 +32,19 @@ class BreakKind(enum.StrEnum):
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
     TRUNCATED = "truncated"
     MALFORMED = "malformed"
+    MAC_MISSING = "mac_missing"
+    SINK_MISMATCH = "sink_mismatch"
 
 
 @dataclass(frozen=True)
 class ChainRow:
-    """One event as stored: the hashed fields plus ``prev_hash`` and ``hash``."""
+    """One event as stored: the hashed fields plus ``prev_hash`` and ``hash`` (and its MAC)."""
 
     fields: dict[str, Any]
     prev_hash: str
     hash: str
+    mac: str | None = None
+    audit_key_id: str | None = None
 
     @property
     def seq(self) -> int:
@@ -77,6 +82,9 @@ class Result:
     last_checkpoint: int | None = None
     broken: Break | None = None
     notes: list[str] = field(default_factory=list)
+    #: The protections this run checked, e.g. "hash chain (10 rows)".
+    protections: list[str] = field(default_factory=list)
+    macs: int = 0
 
     @property
     def ok(self) -> bool:
@@ -92,6 +100,7 @@ class Result:
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,
             "last_checkpoint": self.last_checkpoint,
+            "protections": list(self.protections),
         }
         if self.broken is not None:
             data["kind"] = str(self.broken.kind)
@@ -117,6 +126,24 @@ class Anchor:
     prev_hash: str | None
     description: str
     checkpoint: CheckpointRow | None = None
+
+
+@dataclass
+class MacPolicy:
+    """The keyed chain as the installation knows it: the opened audit keys.
+
+    ``chain_from`` is the first row that must carry a MAC (None: no audit
+    key is stored, so no row can be checked); ``unusable`` names stored
+    keys that no longer open, with the reason.
+    """
+
+    keys: dict[str, AuditKey]
+    unusable: dict[str, str]
+
+    @property
+    def chain_from(self) -> int | None:
+        """The first seq the oldest audit key covers."""
+        return min((key.chain_from for key in self.keys.values()), default=None)
 
 
 class _BrokenLinkError(Exception):
@@ -198,6 +225,44 @@ def _check_row(
         )
 
 
+def _check_mac(row: ChainRow, policy: MacPolicy) -> bool:
+    """Check ``row``'s MAC; False for a row written before the keyed chain began."""
+    start = policy.chain_from
+    if start is None:
+        why = f" ({'; '.join(policy.unusable.values())})" if policy.unusable else ""
+        raise _BrokenLinkError(
+            BreakKind.MAC_MISSING,
+            row.seq,
+            f"no usable audit key is stored{why}, so row {row.seq}'s MAC cannot be checked: "
+            "the key was deleted or edited",
+        )
+    if row.seq < start:
+        return False
+    if not row.mac or not row.audit_key_id:
+        raise _BrokenLinkError(
+            BreakKind.MAC_MISSING,
+            row.seq,
+            f"row {row.seq} has no MAC although the keyed chain starts at row {start}: "
+            "it was written outside the audit writer or its MAC was removed",
+        )
+    key = policy.keys.get(row.audit_key_id)
+    if key is None:
+        why = policy.unusable.get(row.audit_key_id, "no such audit key is stored")
+        raise _BrokenLinkError(
+            BreakKind.MAC_MISSING,
+            row.seq,
+            f"row {row.seq}'s audit key {row.audit_key_id} cannot be used ({why})",
+        )
+    if not mac_matches(key, row.hash, row.mac):
+        raise _BrokenLinkError(
+            BreakKind.EDITED,
+            row.seq,
+            f"row {row.seq} does not match its MAC: it was edited and the chain's hashes "
+            "recomputed by someone without the audit key",
+        )
+    return True
+
+
 def _check_checkpoint(
     checkpoint: CheckpointRow, row_hash: str | None, public_key: Callable[[str], bytes | None]
 ) -> None:
@@ -228,8 +293,12 @@ def walk(
     anchor: Anchor,
     pruned_ok: bool,
     head: tuple[int, str] | None = None,
+    macs: MacPolicy | None = None,
 ) -> Result:
     """Verify ``rows`` (in seq order) and every checkpoint in their range.
+
+    With ``macs`` (the installation, never an export) every row of the keyed
+    chain must also carry a valid MAC under a stored audit key.
 
     ``anchor`` gives the ``prev_hash`` the first row must carry (None: taken
     from the first row, as ``--from`` does). ``pruned_ok`` lets the chain
@@ -245,6 +314,8 @@ def walk(
             _check_checkpoint(anchor.checkpoint, None, public_key)
         for row in _guarded(rows):
             _check_row(row, previous, expected_prev, locator)
+            if macs is not None and _check_mac(row, macs):
+                result.macs += 1
             if result.first_seq is None:
                 result.first_seq = row.seq
             if row.fields["event"] == "audit.pruned":
@@ -262,6 +333,11 @@ def walk(
         _check_ends(result, checkpoints, public_key, pruned_before, pruned_ok, head, previous)
     except _BrokenLinkError as broken:
         result.broken = broken.found
+    result.protections.append(f"hash chain ({result.rows} rows)")
+    if macs is not None:
+        ids = ", ".join(sorted(macs.keys)) or "none"
+        result.protections.append(f"MACs ({result.macs} rows, audit key {ids})")
+    result.protections.append(f"checkpoint signatures ({result.checkpoints})")
     result.notes.append(anchor.description)
     if result.last_seq is not None and result.last_checkpoint != result.last_seq:
         uncovered = result.last_seq - (result.last_checkpoint or (result.first_seq or 1) - 1)

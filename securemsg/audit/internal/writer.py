@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from securemsg.audit.app_settings import app_settings
 from securemsg.audit.exceptions import AuditFieldError, AuditUnavailable
+from securemsg.audit.internal import auditkey, filesink
 from securemsg.audit.internal.canonical import chain_hash, format_ts
 from securemsg.audit.internal.catalog import EVENT_NAME_RE, OUTCOMES
 from securemsg.audit.internal.context import Origin, normalize_ip, origin_of
@@ -74,36 +75,100 @@ def _lock_chain(using: str) -> None:
 
 
 def append(fields: dict[str, Any]) -> int:
-    """Write one event at the head of the chain and return its ``seq``.
+    """Write one event at the head of the chain, to both sinks, and return its ``seq``.
 
-    Raises ``AuditUnavailable`` when the database refuses the write.
+    The row gets its plain hash and its MAC under the audit key (created on
+    the first event); its line is fsync'd to the second sink before the
+    commit. Raises ``AuditUnavailable`` (or its ``AuditKeyError`` /
+    ``AuditSinkError``) when either sink or the audit key fails; the
+    transaction then rolls back.
     """
-    from securemsg.audit.models import GENESIS_HASH, AuditEvent, ChainHead
+    from securemsg.audit.models import AuditEvent
 
     using = router.db_for_write(AuditEvent)
+    pending = auditkey.creating()
     try:
         with transaction.atomic(using=using):
             _lock_chain(using)
-            head = ChainHead.objects.using(using).select_for_update().filter(pk=1).first()
-            if head is None:
-                # First write, or after a test flush: start from the last row.
-                last = AuditEvent.objects.using(using).order_by("-seq").first()
-                head = ChainHead(
-                    pk=1,
-                    seq=last.seq if last else 0,
-                    hash=last.hash if last else GENESIS_HASH,
-                )
-            row = dict(fields, seq=head.seq + 1, ts=timezone.now())
-            digest = chain_hash(head.hash, dict(row, ts=format_ts(row["ts"])))
-            AuditEvent.objects.using(using).create(prev_hash=head.hash, hash=digest, **row)
-            head.seq, head.hash = row["seq"], digest
-            head.save(using=using)
-            _after_commit(row["seq"], row["event"], using)
+            if pending is not None:
+                # The key vault records this while the audit key is being
+                # created (a master version seen for the first time): the
+                # row gets its MAC and its file line once the key exists.
+                row = _insert(fields, using, None)
+                pending.append(row)
+                return int(row["seq"])
+            key = auditkey.cached(using) or _key_for(using)
+            row = _insert(fields, using, key)
+            filesink.writer.write_event(filesink.event_line(row))
+            _on_commit(row, using)
     except DatabaseError as exc:
         # Never log the fields: the reason class is enough to diagnose.
         logger.error("audit event %s could not be written: %s", fields["event"], type(exc).__name__)
         raise AuditUnavailable(f"the audit log cannot be written ({type(exc).__name__})") from exc
+    except AuditUnavailable as exc:
+        logger.error("audit event %s could not be written: %s", fields["event"], exc)
+        raise
     return int(row["seq"])
+
+
+def _key_for(using: str) -> auditkey.AuditKey:
+    """The stored audit key, or a new one whose chain starts at the next row."""
+    from securemsg.audit.models import AuditEvent
+
+    key = auditkey.load(using)
+    if key is not None:
+        return key
+    head = _head(using)
+    key, written = auditkey.create(using, head.seq + 1)
+    for row in written:
+        row["mac"], row["audit_key_id"] = key.mac(row["hash"]), key.key_id
+        AuditEvent.objects.using(using).filter(seq=row["seq"]).update(
+            mac=row["mac"], audit_key_id=key.key_id
+        )
+        filesink.writer.write_event(filesink.event_line(row))
+        _on_commit(row, using)
+    return key
+
+
+def _head(using: str) -> Any:
+    from securemsg.audit.models import GENESIS_HASH, AuditEvent, ChainHead
+
+    head = ChainHead.objects.using(using).select_for_update().filter(pk=1).first()
+    if head is None:
+        # First write, or after a test flush: start from the last row.
+        last = AuditEvent.objects.using(using).order_by("-seq").first()
+        head = ChainHead(
+            pk=1,
+            seq=last.seq if last else 0,
+            hash=last.hash if last else GENESIS_HASH,
+        )
+    return head
+
+
+def _insert(fields: dict[str, Any], using: str, key: auditkey.AuditKey | None) -> dict[str, Any]:
+    """Insert the row after the head (locked by the caller); return it as the file shows it."""
+    from securemsg.audit.models import AuditEvent
+
+    head = _head(using)
+    prev_hash = head.hash
+    row = dict(fields, seq=head.seq + 1, ts=timezone.now())
+    digest = chain_hash(prev_hash, dict(row, ts=format_ts(row["ts"])))
+    links = {
+        "prev_hash": prev_hash,
+        "hash": digest,
+        "mac": key.mac(digest) if key is not None else None,
+        "audit_key_id": key.key_id if key is not None else None,
+    }
+    AuditEvent.objects.using(using).create(**row, **links)
+    head.seq, head.hash = row["seq"], digest
+    head.save(using=using)
+    return dict(row, ts=format_ts(row["ts"]), **links)
+
+
+def _on_commit(row: dict[str, Any], using: str) -> None:
+    seq, digest = int(row["seq"]), str(row["hash"])
+    transaction.on_commit(lambda: filesink.writer.write_commit(seq, digest), using=using)
+    _after_commit(seq, str(row["event"]), using)
 
 
 def _after_commit(seq: int, event: str, using: str) -> None:

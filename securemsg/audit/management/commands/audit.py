@@ -99,6 +99,8 @@ class Command(BaseCommand):
                 f"audit verify: BROKEN at row {broken.seq}: {broken.kind}: {broken.message}"
             )
             self.stdout.write(f"  checked before the break: {result.rows} rows ({span})")
+        if result.protections:
+            self.stdout.write(f"  checked: {', '.join(result.protections)}")
         for note in result.notes:
             self.stdout.write(f"  {note}")
 
