@@ -6,3 +6,7 @@ class SecuremsgConfig(AppConfig):
 
     name = "securemsg"
     verbose_name = "securemsg"
+
+    def ready(self) -> None:
+        """Register the system checks of ``securemsg/checks.py``."""
+        from securemsg import checks  # noqa: F401 -- registers the checks

@@ -109,8 +109,9 @@ def live_env(
 @pytest.fixture
 def live_vault(live_env: dict[str, str]) -> dict[str, Any]:
     """Initialise the key vault shared with live servers; return its keys.json document."""
-    import keyvault
     from django.core.management import call_command
+
+    import keyvault
 
     call_command("keyvault", "init", verbosity=0)
     return keyvault.keys_document()

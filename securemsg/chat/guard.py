@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http.request import validate_host
 
 from securemsg.chat.conf import chat_settings
+from securemsg.chat.netaddr import client_address
 from securemsg.protocol import CloseCode
 
 logger = logging.getLogger("securemsg.chat")
@@ -66,7 +67,12 @@ class OriginGuard:
         if scope["type"] == "websocket":
             origin = _header(scope, b"origin")
             if not origin_allowed(origin, _header(scope, b"host")):
-                logger.warning("websocket refused: origin not allowed (%r)", (origin or "")[:100])
+                logger.warning(
+                    "websocket refused: origin not allowed (origin %r, host %r, client %s)",
+                    (origin or "")[:100],
+                    (_header(scope, b"host") or "")[:100],
+                    client_address(scope),
+                )
                 await accept_and_close(receive, send, CloseCode.ORIGIN_NOT_ALLOWED)
                 return
         await self.app(scope, receive, send)
@@ -85,7 +91,11 @@ class SignedInGuard:
         if scope["type"] == "websocket":
             user = scope.get("user")
             if user is None or not user.is_authenticated or not user.is_active:
-                logger.warning("websocket refused: not signed in")
+                signed_in = user is not None and user.is_authenticated
+                why = "account inactive" if signed_in else "no signed-in session"
+                logger.warning(
+                    "websocket refused: not signed in (%s, client %s)", why, client_address(scope)
+                )
                 await accept_and_close(receive, send, CloseCode.NOT_LOGGED_IN)
                 return
         await self.app(scope, receive, send)

@@ -57,3 +57,69 @@ async def test_compromised_encryption_key_gets_4412_and_a_refetch_recovers(chat_
     await socket.send({"t": "ping", "id": "p1"})
     assert (await socket.receive_until("pong"))["id"] == "p1"
     await socket.close()
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "securemsg.chat"]
+
+
+async def test_refused_origin_is_logged_with_its_reason(chat_users, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
+    _communicator, _connected, code = await connect_as(
+        chat_users["alice"], origin="https://evil.example", client=("203.0.113.9", 4000)
+    )
+    assert code == 4403
+    (line,) = [m for m in _refusals(caplog) if "refused" in m]
+    assert "origin not allowed" in line and "https://evil.example" in line
+    assert "203.0.113.9" in line
+
+
+async def test_refused_anonymous_socket_is_logged_with_its_reason(vault, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
+    _communicator, _connected, code = await connect_as(None, client=("203.0.113.10", 4000))
+    assert code == 4401
+    assert any(
+        "not signed in (no signed-in session, client 203.0.113.10)" in m for m in _refusals(caplog)
+    )
+
+
+async def test_refused_inactive_account_is_logged_with_its_reason(chat_users, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
+    alice = chat_users["alice"]
+    from tests.support.ws import create_session
+
+    session_key = await sync_to_async(create_session)(alice)
+    alice.is_active = False
+    await sync_to_async(alice.save)()
+    _communicator, _connected, code = await connect_as(None, session_key=session_key)
+    assert code == 4401
+    # Django's session auth already turns an inactive account into no user.
+    assert any("websocket refused: not signed in (" in m for m in _refusals(caplog))
+
+
+async def test_rate_limited_socket_is_logged_with_its_reason(chat_users, settings, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
+    settings.SECUREMSG_MAX_SESSIONS_PER_USER = 1
+    alice = chat_users["alice"]
+    first, _connected, code = await connect_as(alice)
+    assert code is None
+    _second, _connected, code = await connect_as(alice)
+    assert code == 4429
+    assert any("4429 (too many open sessions)" in m for m in _refusals(caplog))
+    await first.disconnect()
+
+
+async def test_handshake_rate_limit_is_logged_with_its_reason(chat_users, vault, settings, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
+    settings.SECUREMSG_HANDSHAKES_PER_MINUTE_PER_IP = 1
+    alice = chat_users["alice"]
+    for expected in (None, 4429):
+        communicator, _connected, _code = await connect_as(alice, client=("198.51.100.7", 1))
+        client = ClientHandshake(parse_key_set(vault), active_pins(vault), user="alice")
+        await communicator.send_to(text_data=encode_json(client.client_hello()))
+        if expected is None:
+            await communicator.receive_from(timeout=10)  # server_hello
+        else:
+            assert await _close_code(communicator) == expected
+        await communicator.disconnect()
+    assert any("4429 (handshake rate limit)" in m for m in _refusals(caplog))
