@@ -15,6 +15,8 @@ logger = logging.getLogger("securemsg.request")
 
 #: Response header carrying the id (also accepted from a trusted proxy).
 HEADER = "X-Request-ID"
+#: Probes and scrapes arrive every few seconds; their lines are DEBUG, not INFO.
+_QUIET_PREFIXES = ("/health/", "/metrics")
 _META_KEY = "HTTP_X_REQUEST_ID"
 
 
@@ -39,7 +41,9 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[HEADER] = request_id
             # The path only: a query string may carry what must not be logged.
-            logger.info(
+            quiet = request.path.startswith(_QUIET_PREFIXES) and response.status_code < 500
+            logger.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request finished",
                 extra={
                     "method": request.method,
