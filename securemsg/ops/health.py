@@ -324,7 +324,29 @@ class AuditLogCheck(ReadinessCheck):
     def probe(self) -> None:
         """Write probe first (fail closed means no write, no service), then the head."""
         self._probe_write()
+        self._check_sinks()
         self._verify_head()
+
+    def _check_sinks(self) -> None:
+        # The audit app's own reading of both sinks (the database chain and the
+        # second, file sink; it also loads the audit key for this process).
+        from securemsg import audit
+
+        sink_health = getattr(audit, "sink_health", None)
+        if sink_health is None:
+            return
+        health = sink_health()
+        if not health.ok:
+            broken = [s for s in (health.database, health.file) if not s.ok]
+            raise CheckFailed(
+                "audit log not writable",
+                detail="; ".join(f"{s.name}: {s.detail}" for s in broken),
+                remedy=(
+                    "Every audited action is refused until both sinks take events: check "
+                    "the second sink's file and directory (SECUREMSG_AUDIT_FILE), disk space "
+                    "and the key vault (audit key). docs/operations.md#audit-log"
+                ),
+            )
 
     def _probe_write(self) -> None:
         # A row inserted straight into the table and rolled back: it takes the

@@ -141,3 +141,12 @@ def test_endpoints_are_not_cached(ops_vault, client: Client, path: str):
     response = client.get(path)
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
     assert django_settings.ROOT_URLCONF == "securemsg.urls"
+
+
+def test_unusable_second_sink_turns_readiness_red(ops_vault, client: Client, settings, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.SECUREMSG_AUDIT_FILE = str(blocker / "audit.jsonl")
+    status, body = _ready(client)
+    assert status == 503
+    assert body["checks"]["audit_log"]["reason"] == "audit log not writable"
