@@ -87,3 +87,17 @@ def test_lone_surrogates_are_malformed(make_pair) -> None:
     hello = dict(pair.client.client_hello(), enc_kid="\ud800")
     with pytest.raises(MalformedMessageError):
         pair.server.receive_client_hello(hello)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"rec","seq":' + "9" * 5000 + ',"ct":"AAAA"}',
+        '{"type":"client_hello","v":' + "1" * 4400 + "}",
+    ],
+)
+def test_huge_integers_are_malformed_not_value_errors(frame: str) -> None:
+    # Python refuses to parse integers of more than 4,300 digits with a plain
+    # ValueError; the core must turn that into its typed 4400 error.
+    with pytest.raises(MalformedMessageError):
+        decode_frame(frame)
