@@ -20,6 +20,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.views.generic import FormView, TemplateView
 
+from accounts import throttle
 from accounts.forms import SignUpForm
 from securemsg.audit import AuditUnavailable, record
 
@@ -56,6 +57,9 @@ class AuditedLoginView(LoginView):
         # A failed sign-in is recorded while the form validates; if that
         # record cannot be written, the answer is the same 503 page.
         try:
+            delayed = self._delayed(request)
+            if delayed is not None:
+                return delayed
             return super().post(request, *args, **kwargs)
         except AuditUnavailable:
             return self._unavailable()
@@ -75,6 +79,32 @@ class AuditedLoginView(LoginView):
         except AuditUnavailable:
             return self._unavailable()
         return HttpResponseRedirect(self.get_success_url())
+
+    def _delayed(self, request: HttpRequest) -> HttpResponse | None:
+        """HTTP 429 with ``Retry-After`` while the username's cooldown runs (no password check)."""
+        from axes.helpers import get_client_ip_address
+
+        username = request.POST.get("username", "")
+        if not isinstance(username, str) or not username.strip():
+            return None
+        ip = get_client_ip_address(request)
+        seconds = throttle.cooldown_remaining(username, ip)
+        if seconds <= 0:
+            return None
+        record(
+            "ratelimit.hit",
+            request=request,
+            outcome="denied",
+            target_type="user",
+            target_id=throttle.normalize(username),
+            limit="username_delay",
+            retry_after=seconds,
+        )
+        response = render(
+            request, "accounts/signin_delayed.html", {"retry_after": seconds}, status=429
+        )
+        response["Retry-After"] = str(seconds)
+        return response
 
     def _unavailable(self) -> HttpResponse:
         return render(self.request, "accounts/signin_unavailable.html", status=503)

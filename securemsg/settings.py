@@ -204,6 +204,13 @@ SECUREMSG_ALLOW_SIGNUP = env_bool("SECUREMSG_ALLOW_SIGNUP", False)
 AXES_FAILURE_LIMIT = env_int("SECUREMSG_LOCKOUT_FAILURES", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SECUREMSG_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Plus a short, growing delay per username for failures from many addresses
+# (accounts/throttle.py): after N failures within the cool-off time, each
+# further attempt waits 1 s, 2 s, 4 s ... up to the maximum; never a lock.
+SECUREMSG_USERNAME_DELAY_AFTER = env_int("SECUREMSG_USERNAME_DELAY_AFTER", 10, minimum=1)
+SECUREMSG_USERNAME_DELAY_MAX_SECONDS = env_int(
+    "SECUREMSG_USERNAME_DELAY_MAX_SECONDS", 60, minimum=1
+)
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
