@@ -11,7 +11,8 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 import keyvault
-from securemsg.protocol import ClientHandshake, encode_json, parse_key_set
+from securemsg.chat.models import Message
+from securemsg.protocol import ClientHandshake, encode_json, parse_key_set, send_request
 from tests.support.ws import active_pins, connect_as, handshake
 
 pytestmark = pytest.mark.asyncio
@@ -123,3 +124,15 @@ async def test_handshake_rate_limit_is_logged_with_its_reason(chat_users, vault,
             assert await _close_code(communicator) == expected
         await communicator.disconnect()
     assert any("4429 (handshake rate limit)" in m for m in _refusals(caplog))
+
+
+async def test_example_consumer_test_that_touches_the_database(chat_users, secure):
+    """The example of docs/testing.md: committed rows, seen by the consumer and by the test."""
+    alice = await secure(chat_users["alice"])  # connect_as + handshake
+    bob = await secure(chat_users["bob"])
+    await alice.send(send_request("r-1", "bob", "hello"))
+    ack = await alice.receive_until("ack")
+    # The consumer committed the row in its own thread; the test sees it.
+    stored = await sync_to_async(Message.objects.get)(mid=ack["mid"])
+    assert b"hello" not in bytes(stored.ciphertext)  # encrypted at rest
+    assert (await bob.receive_until("msg"))["body"] == "hello"
