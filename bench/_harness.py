@@ -306,6 +306,8 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "kernel": platform.release(),
+        # Other work on the machine during the run skews every number.
+        "load_average": Path("/proc/loadavg").read_text().split()[:3],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -10,7 +10,12 @@ keys made in advance), then the raw rate again. Each handshake is a full
 connect (cookie, origin check, session load), securemsg/1 handshake and close.
 Ratio = handshakes/s ÷ raw pairs/s of one core (the mean of the two raw runs).
 
+``--backend postgres-redis`` runs the same on a throw-away PostgreSQL cluster and
+redis-server started for the run (tests/support/services.py), the production
+layout of docs/deployment.md.
+
 Usage: python bench/e2e_handshakes.py [--handshakes 400] [--concurrency 32] [--seconds 60]
+       [--backend sqlite|postgres-redis] [--shipped-only]
 """
 
 from __future__ import annotations
@@ -98,10 +103,27 @@ async def main() -> dict[str, Any]:
     parser.add_argument(
         "--shipped-only", action="store_true", help="skip the persistent-connection variant"
     )
+    parser.add_argument("--backend", choices=("sqlite", "postgres-redis"), default="sqlite")
     args = parser.parse_args()
+    if args.backend == "sqlite":
+        return await _measure(args, {})
+    from tests.support.services import start_postgres, start_redis
+
+    redis = start_redis()
+    try:
+        postgres = start_postgres()
+        try:
+            return await _measure(args, {"DATABASE_URL": postgres.url(), "REDIS_URL": redis.url})
+        finally:
+            postgres.stop()
+    finally:
+        redis.stop()
+
+
+async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dict[str, Any]:
 
     print("preparing the site and client keys ...")
-    site = prepare_site(users=args.users)
+    site = prepare_site(users=args.users, env=backend_env)
     keys = [rsa.generate_private_key(65537, 2048) for _ in range(CLIENT_KEYS)]
     raw_before = raw_rsa_rate()
     runs = []
@@ -165,7 +187,8 @@ async def main() -> dict[str, Any]:
         "runs": runs,
         "goal": GOAL,
     }
-    print(f"wrote {write_results('e2e_handshakes', output)}")
+    name = "e2e_handshakes" if args.backend == "sqlite" else f"e2e_handshakes-{args.backend}"
+    print(f"wrote {write_results(name, output)}")
 
     def draw(ax: Any) -> None:
         labels = ["raw RSA\n(1 core)"] + [
@@ -183,11 +206,11 @@ async def main() -> dict[str, Any]:
         for x, v in enumerate(values):
             ax.text(x, v, f"{v:.0f}/s", ha="center", va="bottom")
         ax.set_ylabel("handshakes (or RSA pairs) per second")
-        ax.set_title("securemsg/1 handshakes end to end, RSA-3072, 2-core VM")
+        ax.set_title(f"securemsg/1 handshakes end to end ({args.backend}), RSA-3072, 2-core VM")
         ax.tick_params(axis="x", labelsize=8)
         ax.legend()
 
-    plot("e2e_handshakes", draw)
+    plot(name, draw)
     return output
 
 
