@@ -24,7 +24,7 @@ from django.db import close_old_connections
 
 import keyvault
 from securemsg import audit
-from securemsg.chat import limits
+from securemsg.chat import delivery, limits
 from securemsg.chat.conf import chat_settings
 from securemsg.chat.errors import SERVER_FAULTS, close_code_for
 from securemsg.chat.exceptions import (
@@ -60,6 +60,7 @@ from securemsg.protocol import (
 )
 
 logger = logging.getLogger("securemsg.chat")
+delivery.install_drop_counter()
 
 # RSA operations release the GIL, so one thread per core uses every core.
 _RSA_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="securemsg-rsa")
@@ -294,18 +295,22 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
         )
 
-    async def _deliver_pending(self) -> None:
+    async def _deliver_pending(self) -> int:
         pending = await database_sync_to_async(store.undelivered_for)(self.user)
+        sent = 0
         for _row_id, message in pending:
             if message.mid not in self.sent_mids and not self.closing:
                 await self._send_msg(message)
+                sent += 1
+        return sent
 
     async def _redelivery_sweeps(self) -> None:
         # Covers messages the channel layer dropped (full or restarted Redis).
         while not self.closing:
             await asyncio.sleep(chat_settings.redelivery_interval)
             try:
-                await self._deliver_pending()
+                # What a sweep delivers, the channel layer did not (delivery.py).
+                delivery.count_redelivered(await self._deliver_pending())
             except SERVER_FAULTS as exc:
                 await self._fail(exc)
                 return

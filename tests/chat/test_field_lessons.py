@@ -136,3 +136,43 @@ async def test_example_consumer_test_that_touches_the_database(chat_users, secur
     stored = await sync_to_async(Message.objects.get)(mid=ack["mid"])
     assert b"hello" not in bytes(stored.ciphertext)  # encrypted at rest
     assert (await bob.receive_until("msg"))["body"] == "hello"
+
+
+async def test_flooded_recipient_loses_no_stored_message_and_drops_are_counted(
+    chat_users, secure, settings, redis_server
+):
+    """channels-redis at capacity 1 and expiry 1 s drops ids; the database redelivers them."""
+    from channels.layers import get_channel_layer
+
+    from securemsg.chat import delivery
+    from securemsg.chat.consumer import user_group
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_server.url], "capacity": 1, "expiry": 1},
+        }
+    }
+    settings.SECUREMSG_REDELIVERY_SECONDS = 0.5
+    settings.SECUREMSG_MESSAGES_PER_MINUTE = 0
+    before = delivery.delivery_counters()
+    alice = await secure(chat_users["alice"])
+    bob = await secure(chat_users["bob"])
+    layer = get_channel_layer()
+    total = 30
+    for i in range(total):
+        await bob.send(send_request(f"flood-{i}", "alice", f"message {i}"))
+        # Someone else floods alice's channel too, so it is full when the ids arrive.
+        for _ in range(3):
+            await layer.group_send(
+                user_group(chat_users["alice"].pk), {"type": "chat.deliver", "mid": "0" * 32}
+            )
+    acks = {(await bob.receive_until("ack"))["mid"] for _ in range(total)}
+    received: set[str] = set()
+    while received != acks:
+        message = await alice.receive_until("msg", timeout=10)
+        received.add(message["mid"])
+    assert len(received) == total
+    after = delivery.delivery_counters()
+    assert after.over_capacity > before.over_capacity
+    assert after.redelivered > before.redelivered
