@@ -87,5 +87,7 @@ def test_failed_sign_in_with_hostile_username_is_escaped_in_form_and_audit_admin
         assert page.status_code == 200
         _assert_escaped(page.content)
     # The attempted name did reach the detail page, escaped.
-    page = root.get(f"/admin/audit/auditevent/{failed.order_by('seq').first().pk}/change/")
+    first = failed.order_by("seq").first()
+    assert first is not None
+    page = root.get(f"/admin/audit/auditevent/{first.pk}/change/")
     assert b"&lt;script&gt;" in page.content
