@@ -21,6 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import close_old_connections
+from django.utils import timezone
 
 import keyvault
 from securemsg import audit
@@ -33,6 +34,7 @@ from securemsg.chat.exceptions import (
     UnknownUserError,
 )
 from securemsg.chat.internal import store
+from securemsg.chat.internal.signin import session_deadline
 from securemsg.chat.netaddr import client_address
 from securemsg.ops import correlation
 from securemsg.ops import metrics as ops_metrics
@@ -60,6 +62,13 @@ from securemsg.protocol import (
 )
 
 logger = logging.getLogger("securemsg.chat")
+
+#: A sign-in session's end is checked when it is due, at least this far apart
+#: (expiry can move later with activity; a check is one query).
+_SESSION_RECHECK_MIN_SECONDS = 1.0
+#: Upper bound of checks per connection (a 12-hour session extended by
+#: activity needs a few hundred); the loop is bounded by it.
+_SESSION_CHECKS_MAX = 100_000
 delivery.install_drop_counter()
 
 # RSA operations release the GIL, so one thread per core uses every core.
@@ -107,10 +116,14 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.counted = True
         self.tasks.append(asyncio.create_task(self._handshake_deadline()))
+        self.session_watch = asyncio.create_task(self._session_expiry_watch())
 
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
+        watch = getattr(self, "session_watch", None)
+        if watch is not None:
+            watch.cancel()
         ops_metrics.secure_session_ended(self.session is not None)
         if self.joined:
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
@@ -329,6 +342,23 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._audit("handshake.failed", outcome="failure", reason="timeout")
             ops_metrics.handshake_failed("timeout")
             await self._close(CloseCode.TIMEOUT, "handshake timeout")
+
+    async def _session_expiry_watch(self) -> None:
+        # Expiry has no signal: check when the session is due to end (4401).
+        key = self.scope["session"].session_key
+        for _ in range(_SESSION_CHECKS_MAX):
+            try:
+                deadline = await database_sync_to_async(session_deadline)(key)
+            except SERVER_FAULTS as exc:
+                await self._fail(exc)
+                return
+            if self.closing:
+                return
+            if deadline is None:
+                await self.session_ended({"session_key": None, "reason": "expired"})
+                return
+            remaining = (deadline - timezone.now()).total_seconds()
+            await asyncio.sleep(max(remaining, 0) + _SESSION_RECHECK_MIN_SECONDS)
 
     async def _idle_watchdog(self) -> None:
         timeout = chat_settings.idle_timeout
