@@ -26,6 +26,36 @@ except ImproperlyConfigured as exc:
     print(f"securemsg: configuration error: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
 
+
+def _load_audit_key() -> None:
+    """Unwrap the audit key now and keep it (clarifications, "Audit").
+
+    A process that holds the key can still record a later key-vault failure.
+    If the vault is down at start the server still starts: readiness turns
+    red and every audited action is refused until the vault answers.
+    """
+    import logging
+
+    from django.db import DatabaseError
+
+    from securemsg.audit import sink_health
+
+    try:
+        health = sink_health()
+    except DatabaseError:
+        # Not migrated yet, or the database is down: readiness will say so.
+        logging.getLogger("securemsg.audit").exception("audit sinks unreadable at start")
+        return
+    if not health.ok:
+        logging.getLogger("securemsg.audit").error(
+            "audit sinks not ready at start: database=%s file=%s",
+            health.database.detail,
+            health.file.detail,
+        )
+
+
+_load_audit_key()
+
 application = ProtocolTypeRouter(
     {"http": ASGIStaticFilesHandler(_django_app), "websocket": websocket_application()}
 )
