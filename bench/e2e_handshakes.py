@@ -20,12 +20,19 @@ Usage: python bench/e2e_handshakes.py [--handshakes 400] [--concurrency 32] [--s
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import asyncio
 import time
 from typing import Any
 
-from _harness import (
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bench._harness import (
     PERSISTENT_DB,
     Daphne,
     Site,
@@ -37,7 +44,6 @@ from _harness import (
     run,
     write_results,
 )
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 #: Client keys generated before the run and used in turn (the server's work
 #: does not depend on whether a client key is fresh).

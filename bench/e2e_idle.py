@@ -16,13 +16,20 @@ Usage: python bench/e2e_idle.py [--target 5000] [--step 500] [--seconds 600] [--
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import asyncio
 import resource
 import time
 from typing import Any
 
-from _harness import (
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bench._harness import (
     PERSISTENT_DB,
     Daphne,
     latency_summary,
@@ -33,8 +40,6 @@ from _harness import (
     run,
     write_results,
 )
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from securemsg.client import SecureChannel
 from securemsg.protocol import ping_request
 

@@ -15,6 +15,11 @@ Usage: python bench/e2e_messages.py [--rounds 10] [--block 300] [--sends 200] [-
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import json
 import time
@@ -22,7 +27,8 @@ import uuid
 from typing import Any
 
 import websockets
-from _harness import (
+
+from bench._harness import (
     PERSISTENT_DB,
     Daphne,
     latency_summary,
@@ -34,7 +40,6 @@ from _harness import (
     run,
     write_results,
 )
-
 from securemsg.client import SecureChannel
 from securemsg.protocol import ping_request
 

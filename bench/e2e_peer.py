@@ -17,6 +17,11 @@ Usage: python bench/e2e_peer.py [--handshakes 200] [--concurrency 16] [--round-t
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import asyncio
 import json
@@ -25,10 +30,12 @@ import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from _harness import (
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bench._harness import (
     ROOT,
     Daphne,
     Site,
@@ -41,9 +48,6 @@ from _harness import (
     run,
     write_results,
 )
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from securemsg.protocol import ping_request
 
 PEER = ROOT / "bench" / "peer_node"

@@ -14,13 +14,20 @@ Usage: python bench/e2e_signin.py [--sequential 20] [--seconds 10] [--max 120]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import asyncio
 import time
 from typing import Any
 
 import argon2
-from _harness import (
+
+from accounts.hashers import SecuremsgArgon2Hasher
+from bench._harness import (
     PASSWORD,
     Daphne,
     latency_summary,
@@ -30,8 +37,6 @@ from _harness import (
     run,
     write_results,
 )
-
-from accounts.hashers import SecuremsgArgon2Hasher
 from securemsg.client import Server
 
 #: Concurrent clients of the throughput runs.
