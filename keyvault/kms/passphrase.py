@@ -51,7 +51,7 @@ ARGON2_PARAMS = {"iterations": 3, "lanes": 4, "memory_kib": 65536}
 _SALT_SIZE = 16
 _MIN_PASSPHRASE = 12
 _CHECK_AAD = b"securemsg/keyvault passphrase check"
-_PASS_SETTING = "SECUREMSG_MASTER_PASSPHRASE"
+_PASS_SETTING = "SECUREMSG_MASTER_PASSPHRASE"  # noqa: S105 (a name)  # nosec B105
 _FILE_SETTING = "SECUREMSG_MASTER_PASSPHRASE_PARAMS_FILE"
 
 

@@ -51,6 +51,7 @@ from securemsg.protocol import (
     SendRequest,
     ServerHandshake,
     Session,
+    UnexpectedMessageError,
     ack_message,
     chat_message,
     encode_json,
@@ -173,7 +174,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send(text_data=encode_json(server_hello))
 
     async def _on_client_finished(self, frame: str) -> None:
-        assert self.handshake is not None
+        if self.handshake is None:  # receive() routes here only after client_hello
+            raise UnexpectedMessageError("client_finished before client_hello")
         established = self.handshake.receive_client_finished(frame)
         # The handshake is audited (committed) before the client may use it.
         await self._audit(
@@ -194,7 +196,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.tasks.append(asyncio.create_task(self._redelivery_sweeps()))
 
     async def _on_record(self, frame: str) -> None:
-        assert self.session is not None
+        if self.session is None:  # receive() routes here only after ready
+            raise UnexpectedMessageError("record before ready")
         ops_metrics.record_received()
         message = self.session.open(frame)
         if message is None:  # a key update, handled by the session
@@ -329,7 +332,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 return
 
     async def _seal(self, message: dict[str, Any]) -> None:
-        assert self.session is not None
+        if self.session is None:  # callers check; sealing without keys is a bug
+            raise RuntimeError("no established session to seal with")
         for frame in self.session.seal(message):
             ops_metrics.record_sent()
             await self.send(text_data=encode_json(frame))

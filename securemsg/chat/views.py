@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied
 from django.views.generic import TemplateView
 
 import keyvault
@@ -43,7 +44,8 @@ class ChatView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         me = self.request.user
-        assert me.pk is not None  # LoginRequiredMixin ran first
+        if me.pk is None:  # LoginRequiredMixin ran first; never anonymous here
+            raise PermissionDenied
         context.update(
             keys_document=keyvault.keys_document(),
             username=me.get_username(),

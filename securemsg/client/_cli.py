@@ -53,7 +53,7 @@ from ._errors import (
 from ._http import Server
 from ._pins import PinStore, check_pin, default_pin_path, resolve_pins
 
-PASSWORD_ENV = "SECUREMSG_PASSWORD"
+PASSWORD_ENV = "SECUREMSG_PASSWORD"  # noqa: S105 (a name)  # nosec B105
 # protocol.md: a request id is a string of at most 64 characters.
 MAX_REQUEST_ID_LENGTH = 64
 

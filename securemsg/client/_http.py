@@ -70,6 +70,12 @@ class Server:
         """The Cookie header for the WebSocket request (session and CSRF cookies)."""
         return "; ".join(f"{c.name}={c.value}" for c in self.jar if c.value is not None)
 
+    def _request(self, path: str, **kwargs: Any) -> urllib.request.Request:
+        """A request for ``path`` on this server: http(s) only, never ``file:`` or others."""
+        if not self.origin.startswith(("http://", "https://")):
+            raise ValueError("the server origin must start with http:// or https://")
+        return urllib.request.Request(self.origin + path, **kwargs)  # noqa: S310 (scheme checked)
+
     def _open(self, request: urllib.request.Request) -> tuple[int, bytes]:
         request.add_header("User-Agent", USER_AGENT)
         try:
@@ -85,14 +91,14 @@ class Server:
     def sign_in(self, username: str, password: str) -> None:
         """GET the login form for the CSRF cookie, POST the credentials, expect 302."""
         login_url = self.origin + LOGIN_PATH
-        status, _ = self._open(urllib.request.Request(login_url))
+        status, _ = self._open(self._request(LOGIN_PATH))
         token = self._cookie("csrftoken")
         if status != 200 or token is None:
             raise ServerError(f"sign-in form unavailable (HTTP {status}, no CSRF cookie)")
         form = urllib.parse.urlencode(
             {"csrfmiddlewaretoken": token, "username": username, "password": password}
         ).encode("ascii")
-        request = urllib.request.Request(login_url, data=form, method="POST")
+        request = self._request(LOGIN_PATH, data=form, method="POST")
         request.add_header("Content-Type", "application/x-www-form-urlencoded")
         request.add_header("Referer", login_url)  # Django's CSRF check over HTTPS
         request.add_header("Origin", self.origin)
@@ -102,7 +108,7 @@ class Server:
 
     def fetch_keys(self) -> KeySet:
         """Fetch and validate keys.json, past every cache."""
-        request = urllib.request.Request(self.origin + KEYS_PATH)
+        request = self._request(KEYS_PATH)
         request.add_header("Cache-Control", "no-cache")
         request.add_header("Pragma", "no-cache")
         status, body = self._open(request)

@@ -422,7 +422,7 @@ CHECKS: Final[tuple[type[ReadinessCheck], ...]] = (
 
 def _report(result: HealthCheckResult) -> CheckReport:
     check = result.check
-    assert isinstance(check, ReadinessCheck)
+    assert isinstance(check, ReadinessCheck)  # noqa: S101 (type narrowing)  # nosec B101
     base = {"name": check.name, "title": check.title, "seconds": result.time_taken}
     error: HealthCheckException | None = result.error
     if error is None:

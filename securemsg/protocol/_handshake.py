@@ -226,7 +226,8 @@ class ServerHandshake(_Machine):
         self._enter(_State.WAIT_FINISHED)
         try:
             mac = parse_client_finished(decode_frame(frame))
-            assert self._secrets is not None and self._session_id is not None
+            if self._secrets is None or self._session_id is None:  # not reachable via _enter
+                raise UnexpectedMessageError("client_finished before server_hello")
             verify_finished_mac(self._secrets.finished_key, self._th, mac)
         except ProtocolError:
             self._fail()
@@ -316,7 +317,8 @@ class ClientHandshake(_Machine):
 
     def _receive_server_hello(self, frame: Frame) -> dict[str, Any]:
         hello = parse_server_hello(decode_frame(frame))
-        assert self._hello is not None
+        if self._hello is None:  # not reachable via _enter
+            raise UnexpectedMessageError("server_hello before client_hello")
         if self._key_set.find(hello.sig_kid, "sig") is None:
             raise UntrustedSigningKeyError("unknown sig_kid", kid=hello.sig_kid, unknown=True)
         signer = self._key_set.trusted_signing_key(hello.sig_kid, self._pins)
@@ -355,7 +357,9 @@ class ClientHandshake(_Machine):
     def receive_ready(self, frame: Frame) -> Session:
         """Open the server's first record, check it is ``ready``, return the session."""
         self._enter(_State.WAIT_READY)
-        assert self._session is not None
+        if self._session is None:  # not reachable via _enter
+            self._fail()
+            raise UnexpectedMessageError("ready before server_hello")
         try:
             message = self._session.open(frame)
             if message is None or message.get("t") != "ready":
