@@ -86,6 +86,9 @@ print(json.dumps({"keys": keyvault.keys_document(), "sessions": sessions}))
 
 #: Server environment of ``--persistent-db``: bench/settings_persistent_db.py.
 PERSISTENT_DB = {"DJANGO_SETTINGS_MODULE": "bench.settings_persistent_db"}
+#: ``--db-threads``: persistent connections and consumer database calls on a
+#: thread pool (bench/settings_db_threads.py).
+DB_THREADS = {"DJANGO_SETTINGS_MODULE": "bench.settings_db_threads"}
 
 
 def free_port() -> int:

@@ -33,6 +33,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench._harness import (
+    DB_THREADS,
     PERSISTENT_DB,
     Daphne,
     Site,
@@ -136,6 +137,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
     variants: list[tuple[str, dict[str, str]]] = [("as shipped", {})]
     if not args.shipped_only:
         variants.append(("persistent DB connections", PERSISTENT_DB))
+        variants.append(("persistent + DB thread pool", DB_THREADS))
     for variant, env in variants:
         for processes in (1, 2):
             servers = [Daphne(site, env=env).start() for _ in range(processes)]
@@ -204,9 +206,8 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
             for r in runs
         ]
         values = [raw] + [r["per_second"] for r in runs]
-        colors = ["#999999"] + [
-            "#3b7dd8" if r["variant"] == "as shipped" else "#2e8b57" for r in runs
-        ]
+        palette = {"as shipped": "#3b7dd8", "persistent DB connections": "#2e8b57"}
+        colors = ["#999999"] + [palette.get(r["variant"], "#d35400") for r in runs]
         ax.bar(labels, values, color=colors)
         ax.axhline(GOAL * raw, color="#c0392b", linestyle="--", label=f"goal {GOAL:.0%} of raw")
         for x, v in enumerate(values):
