@@ -58,7 +58,9 @@ def main() -> None:
             "hashes_per_second": 1 / statistics.median(times),
         }
     ratio = results["securemsg"]["median_ms"] / results["owasp-minimum"]["median_ms"]
-    print(f"{'config':<15}{'m (KiB)':>9}{'t':>3}{'p':>3}{'median ms':>11}{'p90 ms':>9}{'hash/s':>8}")
+    print(
+        f"{'config':<15}{'m (KiB)':>9}{'t':>3}{'p':>3}{'median ms':>11}{'p90 ms':>9}{'hash/s':>8}"
+    )
     for name, row in results.items():
         print(
             f"{name:<15}{row['m_kib']:>9}{row['t']:>3}{row['p']:>3}"
@@ -67,7 +69,9 @@ def main() -> None:
     print(f"cost ratio securemsg / OWASP minimum: {ratio:.2f}  (cores: {os.cpu_count()})")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "argon2_cost.json").write_text(json.dumps({"results": results, "ratio": ratio}, indent=2))
+    (out / "argon2_cost.json").write_text(
+        json.dumps({"results": results, "ratio": ratio}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -21,7 +22,7 @@ from securemsg.audit.internal.verify import BreakKind
 from securemsg.audit.models import AuditEvent
 
 
-def _lines(path: Path) -> list[dict]:
+def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for f in sink_files(path) for line in f.read_text().splitlines()]
 
 

@@ -16,7 +16,8 @@ def test_swapped_ciphertexts_fail_to_open(chat_users):
     alice, bob = chat_users["alice"], chat_users["bob"]
     first = store.store_message(alice, "bob", "c1", "first body")
     second = store.store_message(bob, "alice", "c2", "second body")
-    assert store.load_message(first.mid, bob).body == "first body"
+    loaded = store.load_message(first.mid, bob)
+    assert loaded is not None and loaded.body == "first body"
     with connection.cursor() as cursor:
         cursor.execute("SELECT mid, ciphertext FROM chat_message")
         blobs = dict(cursor.fetchall())

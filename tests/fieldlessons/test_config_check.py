@@ -10,7 +10,7 @@ from securemsg.checks import check_hosts_origins_and_proxy
 
 
 def _ids(settings: Any) -> dict[str, str]:
-    return {m.id: f"{m.msg} {m.hint}" for m in check_hosts_origins_and_proxy()}
+    return {str(m.id): f"{m.msg} {m.hint}" for m in check_hosts_origins_and_proxy()}
 
 
 @pytest.fixture
