@@ -12,6 +12,7 @@ from django.db import connection
 
 from securemsg.audit.exceptions import CheckpointError
 from securemsg.audit.internal import signer
+from tests.support.db_faults import block_inserts, unblock_inserts
 
 #: A key generated once per run stands in for the key vault's signing key.
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -110,19 +111,14 @@ def sql() -> Callable[..., list[tuple[Any, ...]]]:
 
 
 def _make_unwritable() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_auditevent "
-            "BEGIN SELECT RAISE(ABORT, 'read-only'); END"
-        )
+    block_inserts("audit_auditevent", "audit_read_only")
 
 
 @pytest.fixture
 def make_unwritable(db: None) -> Iterator[Callable[[], None]]:
     """Call it to make the audit table refuse inserts, as a full disk or revoked grant would."""
     yield _make_unwritable
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS audit_read_only")
+    unblock_inserts("audit_auditevent", "audit_read_only")
 
 
 @pytest.fixture

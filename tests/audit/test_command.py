@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from securemsg.audit.models import AuditEvent, Checkpoint
+from tests.support.db_faults import block_inserts, unblock_inserts
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -121,12 +122,12 @@ def test_unreadable_file_exits_6(db, tmp_path: Path):
 def test_export_is_refused_when_it_cannot_be_recorded(vault, events, tmp_path: Path, sql):
     events(2)
     path = tmp_path / "audit.jsonl"
-    sql(
-        "CREATE TRIGGER no_export BEFORE INSERT ON audit_auditevent "
-        "WHEN NEW.event = 'audit.exported' BEGIN SELECT RAISE(ABORT, 'no'); END"
-    )
-    assert _run("export", "--output", str(path))[0] == 3
-    assert not path.exists()
+    block_inserts("audit_auditevent", "no_export", when_event="audit.exported")
+    try:
+        assert _run("export", "--output", str(path))[0] == 3
+        assert not path.exists()
+    finally:
+        unblock_inserts("audit_auditevent", "no_export")
 
 
 def test_prune_rules(vault, events, tmp_path: Path):

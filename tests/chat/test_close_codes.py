@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from securemsg.protocol import ClientHandshake, encode_json, parse_key_set, send_request
+from tests.support.db_faults import block_inserts, unblock_inserts
 from tests.support.ws import active_pins, connect_as
 
 pytestmark = pytest.mark.asyncio
@@ -194,18 +195,11 @@ async def test_vault_failure_closes_4500(chat_users, vault, settings):
 
 
 async def test_unwritable_audit_log_closes_4500_before_ready(chat_users, vault):
-    from django.db import connection
-
     def block_audit() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TRIGGER block_audit BEFORE INSERT ON audit_auditevent "
-                "BEGIN SELECT RAISE(ABORT, 'audit log is read-only'); END"
-            )
+        block_inserts("audit_auditevent", "block_audit")
 
     def unblock_audit() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER block_audit")
+        unblock_inserts("audit_auditevent", "block_audit")
 
     communicator = await _open(chat_users["alice"])
     client = ClientHandshake(parse_key_set(vault), active_pins(vault))

@@ -129,7 +129,12 @@ def test_bootstrap_creates_the_master_key_on_first_start_only(vault_settings):
 
 
 def test_unmigrated_database_is_one_line(tmp_path):
-    env = dict(os.environ, SECUREMSG_DATA_DIR=str(tmp_path))
+    # A database of its own that was never migrated (whatever the test backend).
+    env = dict(
+        os.environ,
+        SECUREMSG_DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "keyvault", "status"],
         cwd=ROOT,

@@ -13,6 +13,7 @@ import pytest
 
 import keyvault
 from keyvault.models import DataKey, ServerKey
+from tests.support.db_faults import shared_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _env(settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        DATABASE_URL=shared_database_url(),
         SECUREMSG_KMS_BACKEND="local",
         SECUREMSG_MASTER_KEY_FILE=settings.KEYVAULT_MASTER_KEY_FILE,
         SECUREMSG_KEY_ALGORITHM="RSA-2048",
