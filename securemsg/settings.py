@@ -351,3 +351,20 @@ try:
     LOGGING = _ops_logs.logging_config(LOGGING, fmt=SECUREMSG_LOG_FORMAT)
 except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from None
+
+# --- Staff two-factor (docs/security.md) --------------------------------------
+# Staff and superusers verify a TOTP code (or a one-time recovery code) once per
+# sign-in session before any admin page; securemsg.staffauth enforces it.
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "securemsg.staffauth",
+]
+_AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_AUTH_MIDDLEWARE + 1 : _AUTH_MIDDLEWARE + 1] = [
+    "django_otp.middleware.OTPMiddleware",
+    "securemsg.staffauth.middleware.StaffOTPMiddleware",
+]
+SECUREMSG_STAFF_OTP_REQUIRED = env_bool("SECUREMSG_STAFF_OTP_REQUIRED", True)
+OTP_TOTP_ISSUER = "securemsg"

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", account_views.HomeView.as_view(), name="home"),
     path("chat/", ChatView.as_view(), name="chat"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/2fa/", include("securemsg.staffauth.urls")),
     # The status page is the admin's first page (docs/operations.md, "Status page").
     path("admin/", admin_status, name="ops-status"),
     path("admin/status/", admin_status),

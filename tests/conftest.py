@@ -58,6 +58,20 @@ def audit_sinks(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Path
     return base / "audit.jsonl"
 
 
+@pytest.fixture(autouse=True)
+def staff_otp_off_unless_marked(
+    request: pytest.FixtureRequest, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staff two-factor is off for tests not marked ``otp`` (tests/accounts/test_staff_otp.py).
+
+    Admin tests elsewhere use ``force_login``; the environment variable covers
+    the live servers that tests start.
+    """
+    if request.node.get_closest_marker("otp") is None:
+        settings.SECUREMSG_STAFF_OTP_REQUIRED = False
+        monkeypatch.setenv("SECUREMSG_STAFF_OTP_REQUIRED", "0")
+
+
 # --- Live servers and the browser ----------------------------------------------
 
 
