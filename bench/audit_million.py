@@ -34,6 +34,8 @@ EVENTS = [
 def _setup(data_dir: Path) -> None:
     os.environ["SECUREMSG_DATA_DIR"] = str(data_dir)
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # The bench times the admin pages, not the two-factor step in front of them.
+    os.environ["SECUREMSG_STAFF_OTP_REQUIRED"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -42,30 +44,45 @@ def _setup(data_dir: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # A real vault and one real event: the audit key exists and the chain has
+    # a head, so the bulk rows below continue a chain the writer started.
+    call_command("keyvault", "init", verbosity=0)
+    from securemsg import audit
+
+    audit.record("audit.checkpoint", target_type="bench", target_id="start")
 
 
 def _fill(rows: int) -> float:
-    """Bulk insert ``rows`` events with a correct chain, one month of timestamps."""
+    """Bulk insert ``rows`` events as the writer would: chain hash, MAC, second-sink lines."""
     from django.db import connection, transaction
 
+    from securemsg.audit.app_settings import app_settings
+    from securemsg.audit.internal import auditkey
     from securemsg.audit.internal.canonical import chain_hash, format_ts
-    from securemsg.audit.models import GENESIS_HASH
+    from securemsg.audit.internal.filesink import event_line
+    from securemsg.audit.models import ChainHead
+
+    key = auditkey.load("default")
+    assert key is not None, "the audit key was not created"
+    head = ChainHead.objects.get(pk=1)
+    first = head.seq + 1
+    sink = app_settings.FILE.open("ab")
 
     rng = random.Random(5)
     names = [name for name, _o, weight in EVENTS for _ in range(weight)]
     outcome = {name: o for name, o, _w in EVENTS}
     start = datetime.now(UTC) - timedelta(days=30)
     step = timedelta(days=30) / rows
-    prev = GENESIS_HASH
+    prev = head.hash
     started = time.perf_counter()
     sql = (
         "INSERT INTO audit_auditevent (seq, ts, event, outcome, actor_id, actor_username, ip,"
-        " user_agent, target_type, target_id, details, prev_hash, hash)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " user_agent, target_type, target_id, details, prev_hash, hash, mac, audit_key_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
     batch: list[tuple[Any, ...]] = []
     with transaction.atomic(), connection.cursor() as cursor:
-        for seq in range(1, rows + 1):
+        for seq in range(first, first + rows):
             event = rng.choice(names)
             user = rng.randrange(1, 5000)
             ts = start + step * seq
@@ -83,6 +100,10 @@ def _fill(rows: int) -> float:
                 "details": {"username": f"user{user}"} if event == "auth.login_failed" else {},
             }
             digest = chain_hash(prev, row)
+            mac = key.mac(digest)
+            links = {"prev_hash": prev, "hash": digest, "mac": mac, "audit_key_id": key.key_id}
+            sink.write(event_line({**row, **links}))
+            sink.write(f'{{"type":"commit","seq":{seq},"hash":"{digest}"}}\n'.encode())
             batch.append(
                 (
                     seq,
@@ -98,6 +119,8 @@ def _fill(rows: int) -> float:
                     json.dumps(row["details"]),
                     prev,
                     digest,
+                    mac,
+                    key.key_id,
                 )
             )
             prev = digest
@@ -106,8 +129,9 @@ def _fill(rows: int) -> float:
                 batch.clear()
         cursor.executemany(sql, batch)
         cursor.execute(
-            "INSERT INTO audit_chainhead (id, seq, hash) VALUES (1, %s, %s)", [rows, prev]
+            "UPDATE audit_chainhead SET seq = %s, hash = %s WHERE id = 1", [first + rows - 1, prev]
         )
+    sink.close()
     return time.perf_counter() - started
 
 
