@@ -36,6 +36,7 @@ from securemsg.chat.exceptions import (
 from securemsg.chat.internal import store
 from securemsg.chat.internal.signin import session_deadline
 from securemsg.chat.netaddr import client_address
+from securemsg.chat.sweeper import sweeper
 from securemsg.ops import correlation
 from securemsg.ops import metrics as ops_metrics
 from securemsg.protocol import (
@@ -108,6 +109,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.receipts_sent: set[str] = set()
         self.last_frame = time.monotonic()
         self.tasks: list[asyncio.Task[None]] = []
+        # Sealing assigns sequence numbers: the frames of one record must go
+        # out before another record is sealed (the sweeper runs concurrently).
+        self.send_lock = asyncio.Lock()
+        self.swept = False
         await self.accept()
         if not await sync_to_async(limits.open_session)(
             self.user.pk, chat_settings.max_sessions_per_user
@@ -122,6 +127,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
             task.cancel()
+        if self.swept:
+            sweeper.remove(self.user.pk, self)
         watch = getattr(self, "session_watch", None)
         if watch is not None:
             watch.cancel()
@@ -193,7 +200,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         self.joined = True
         await self._deliver_pending()
-        self.tasks.append(asyncio.create_task(self._redelivery_sweeps()))
+        sweeper.add(self.user.pk, self)
+        self.swept = True
 
     async def _on_record(self, frame: str) -> None:
         if self.session is None:  # receive() routes here only after ready
@@ -299,7 +307,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # --- delivery helpers --------------------------------------------------------
 
-    async def _send_msg(self, message: store.StoredMessage) -> None:
+    async def _send_msg(self, message: store.StoredMessage) -> bool:
+        """Send ``message`` unless this session already has it; return whether it was sent."""
+        if message.mid in self.sent_mids:
+            return False
         self.sent_mids.add(message.mid)
         await self._seal(
             chat_message(
@@ -310,33 +321,43 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 ts=message.ts,
             )
         )
+        return True
 
     async def _deliver_pending(self) -> int:
         pending = await database_sync_to_async(store.undelivered_for)(self.user)
         sent = 0
         for _row_id, message in pending:
-            if message.mid not in self.sent_mids and not self.closing:
-                await self._send_msg(message)
+            if not self.closing and await self._send_msg(message):
                 sent += 1
         return sent
 
-    async def _redelivery_sweeps(self) -> None:
-        # Covers messages the channel layer dropped (full or restarted Redis).
-        while not self.closing:
-            await asyncio.sleep(chat_settings.redelivery_interval)
+    async def sweep(self, mids: list[str]) -> None:
+        """Deliver from storage what the channel layer did not bring (called by the sweeper)."""
+        sent = 0
+        for mid in mids:
+            if self.session is None or self.closing:
+                return
+            if mid in self.sent_mids:
+                continue
             try:
-                # What a sweep delivers, the channel layer did not (delivery.py).
-                delivery.count_redelivered(await self._deliver_pending())
+                message = await database_sync_to_async(store.load_message)(mid, self.user)
+                if message is not None and await self._send_msg(message):
+                    sent += 1
+            except MessageIntegrityError:
+                logger.error("stored message %s failed authentication; not delivered", mid)
             except SERVER_FAULTS as exc:
                 await self._fail(exc)
                 return
+        # What a sweep delivers, the channel layer did not (delivery.py).
+        delivery.count_redelivered(sent)
 
     async def _seal(self, message: dict[str, Any]) -> None:
         if self.session is None:  # callers check; sealing without keys is a bug
             raise RuntimeError("no established session to seal with")
-        for frame in self.session.seal(message):
-            ops_metrics.record_sent()
-            await self.send(text_data=encode_json(frame))
+        async with self.send_lock:
+            for frame in self.session.seal(message):
+                ops_metrics.record_sent()
+                await self.send(text_data=encode_json(frame))
 
     # --- timers -------------------------------------------------------------------
 

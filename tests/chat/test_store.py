@@ -71,3 +71,31 @@ async def test_message_dropped_by_the_channel_layer_arrives_from_storage(
         assert reply.get("mid") != ack["mid"], "delivered twice"
     stored = await sync_to_async(Message.objects.get)(mid=ack["mid"])
     assert stored.delivered_at is None  # bob's test client did not confirm
+
+
+@pytest.mark.asyncio
+async def test_one_sweep_serves_every_session_of_the_process(
+    chat_users, secure, settings, monkeypatch
+):
+    from channels.layers import InMemoryChannelLayer
+
+    from securemsg.chat.sweeper import sweeper
+
+    settings.SECUREMSG_REDELIVERY_SECONDS = 60  # the test runs the sweep itself
+    alice = await secure(chat_users["alice"])
+    bobs = [await secure(chat_users["bob"]) for _ in range(3)]
+
+    async def drop(self, group, message):
+        return None
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_send", drop)
+    await alice.send(send_request("s1", "bob", "one sweep for all"))
+    ack = await alice.receive_until("ack")
+    await sweeper.sweep_once()
+    for bob in bobs:
+        msg = await bob.receive_until("msg", timeout=5)
+        assert msg["mid"] == ack["mid"]
+    await sweeper.sweep_once()  # a second round sends nothing twice
+    for bob in bobs:
+        await bob.send({"t": "ping", "id": "p"})
+        assert await bob.receive() == {"t": "pong", "id": "p"}

@@ -213,6 +213,24 @@ def undelivered_for(
     return _readable(rows, names)
 
 
+def undelivered_mids(
+    user_ids: list[int], *, chunk: int = 1000, limit: int = 10_000
+) -> dict[int, list[str]]:
+    """Ids of undelivered messages to each of ``user_ids``, oldest first (bounded)."""
+    pending: dict[int, list[str]] = {}
+    for start in range(0, len(user_ids), chunk):
+        rows = (
+            Message.objects.filter(
+                recipient_id__in=user_ids[start : start + chunk], delivered_at__isnull=True
+            )
+            .order_by("id")
+            .values_list("recipient_id", "mid")[:limit]
+        )
+        for recipient_id, mid in rows:
+            pending.setdefault(recipient_id, []).append(mid)
+    return pending
+
+
 def history(
     viewer: User, with_username: str, before: str | None, limit: int
 ) -> tuple[list[StoredMessage], bool]:
