@@ -76,12 +76,6 @@ def test_verify_file_with_a_bad_path_is_a_command_error(
     assert str(info.value).strip()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="securemsg/audit/internal/sources.py read_export catches ValueError, KeyError and "
-    "TypeError but not RecursionError from json.loads of a deeply nested line (reported)",
-)
 def test_verify_file_with_a_deeply_nested_header_is_a_command_error(
     events: None, tmp_path: Path
 ) -> None:

@@ -21,6 +21,9 @@ reopens it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import logging
 import os
@@ -50,6 +53,29 @@ def _line(item: dict[str, Any]) -> bytes:
 def event_line(row: dict[str, Any]) -> bytes:
     """The event line of ``row`` (hashed fields with ``ts`` as text, links, MAC)."""
     return _line({"type": "event", **row})
+
+
+def _append(fd: int, data: bytes) -> None:
+    """Append ``data`` whole or not at all.
+
+    A full disk can take part of a line (a short write); the torn part would
+    glue itself to the next line and make the file unreadable there. Under an
+    exclusive lock shared by every writing process, the file is cut back to
+    its size before the write when the write fails.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class _Writer:
@@ -108,9 +134,7 @@ class _Writer:
         with self._lock:
             try:
                 fd = self._rotate_if_full(path, self._open(path))
-                written = os.write(fd, data)
-                if written != len(data):
-                    raise OSError(f"short write ({written} of {len(data)} bytes)")
+                _append(fd, data)
                 os.fsync(fd)
             except OSError as exc:
                 self._close()
@@ -127,7 +151,7 @@ class _Writer:
         path = app_settings.FILE
         with self._lock:
             try:
-                os.write(self._open(path), data)
+                _append(self._open(path), data)
             except OSError as exc:
                 self._close()
                 logger.error("audit file commit line of row %s not written: %s", seq, exc)
@@ -188,7 +212,7 @@ def read_sink(path: Path) -> SinkContents:
                     item = json.loads(line)
                     seq, digest = int(item["seq"]), str(item["hash"])
                     kind = item["type"]
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):
                     contents.malformed.append(f"{file.name}:{number}")
                     continue
                 if kind == "event":
@@ -219,6 +243,6 @@ def last_seq(path: Path) -> int | None:
             if line.startswith(EVENT_PREFIX):
                 try:
                     return int(json.loads(line)["seq"])
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):
                     continue
     return None

@@ -218,7 +218,7 @@ def read_export(path: Path) -> ExportFile:
                 export.end = item
             else:
                 raise ValueError(f"unknown line type {kind!r}")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise AuditFileError(f"{path}:{number}: malformed line ({exc})") from exc
     if export is None:
         raise AuditFileError(f"{path} is empty")
