@@ -10,6 +10,7 @@ refused, and the page raises no CSP violation. Screenshots of the page
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from tests.support.browser_session import force_login
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
-IMG_DIR = Path(__file__).resolve().parents[2] / "docs" / "img"
+#: Where the screenshots go: docs/img/ when SECUREMSG_SCREENSHOTS=1 (to refresh the
+#: README's pictures), otherwise the test's temp dir, so a test run leaves the tree clean.
+DOCS_IMG_DIR = Path(__file__).resolve().parents[2] / "docs" / "img"
 SECURE = "#status[data-state=secure]"
 
 
@@ -47,7 +50,10 @@ class ChatPage:
         self.page.press("#body", "Enter")
 
     def bodies(self) -> list[str]:
-        return [t.strip() for t in self.page.locator("#messages .message .message-body").all_inner_texts()]
+        return [
+            t.strip()
+            for t in self.page.locator("#messages .message .message-body").all_inner_texts()
+        ]
 
     def wait_for_body(self, text: str, timeout: float = 20_000) -> None:
         self.page.locator("#messages .message .message-body", has_text=text).first.wait_for(
@@ -174,12 +180,10 @@ def test_unendorsed_signing_key_change_is_refused(live_vault, daphne, chromium, 
 
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", (1280, 800)), ("phone", (390, 844))])
-def test_screenshots(live_vault, daphne, chromium, user_factory, name, viewport):
+def test_screenshots(live_vault, daphne, chromium, user_factory, name, viewport, tmp_path):
     users = {n: user_factory(n) for n in ("alice", "bob", "carol")}
     width, height = viewport
-    contexts = [
-        chromium.new_context(viewport={"width": width, "height": height}) for _ in range(2)
-    ]
+    contexts = [chromium.new_context(viewport={"width": width, "height": height}) for _ in range(2)]
     try:
         alice = ChatPage(contexts[0], daphne, users["alice"])
         bob = ChatPage(contexts[1], daphne, users["bob"])
@@ -192,8 +196,11 @@ def test_screenshots(live_vault, daphne, chromium, user_factory, name, viewport)
         bob.send("Thanks, I'll read it this afternoon.")
         alice.wait_for_body("this afternoon")
         alice.page.wait_for_selector("#messages .message[data-state=delivered]", timeout=20_000)
-        IMG_DIR.mkdir(parents=True, exist_ok=True)
-        alice.page.screenshot(path=str(IMG_DIR / f"chat-{name}.png"))
+        img_dir = DOCS_IMG_DIR if os.environ.get("SECUREMSG_SCREENSHOTS") == "1" else tmp_path
+        img_dir.mkdir(parents=True, exist_ok=True)
+        path = img_dir / f"chat-{name}.png"
+        alice.page.screenshot(path=str(path))
+        assert path.stat().st_size > 10_000  # a rendered page, not an empty image
         assert not alice.csp_violations()
     finally:
         for context in contexts:
