@@ -34,8 +34,9 @@ def session_deadline(session_key: str | None) -> datetime | None:
         found = row.first()
         if found is None or found[0] <= timezone.now():
             return None
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        return found[0] if store.get(SESSION_KEY) is not None else None
+        # Decode the row already read (signed data) instead of loading it again.
+        data = import_module(settings.SESSION_ENGINE).SessionStore().decode(found[1])
+        return found[0] if data.get(SESSION_KEY) is not None else None
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     if store.get(SESSION_KEY) is None:
         return None
