@@ -14,7 +14,7 @@ from django.db import DatabaseError
 
 from securemsg.audit.exceptions import AuditFileError, AuditUnavailable, CheckpointError
 from securemsg.audit.internal import signer
-from securemsg.audit.internal.canonical import format_ts
+from securemsg.audit.internal.canonical import HASHED_FIELDS, format_ts
 from securemsg.audit.internal.verify import (
     GENESIS_HASH,
     Anchor,
@@ -31,22 +31,8 @@ from securemsg.audit.internal.verify import (
 EXPORT_FORMAT: Final = "securemsg-audit-export/1"
 #: Prefix of event lines, so a first pass can skip them without parsing.
 EVENT_PREFIX: Final = '{"type":"event"'
-#: Stored columns of an event, in export order.
-ROW_COLUMNS: Final = (
-    "seq",
-    "ts",
-    "event",
-    "outcome",
-    "actor_id",
-    "actor_username",
-    "ip",
-    "user_agent",
-    "target_type",
-    "target_id",
-    "details",
-    "prev_hash",
-    "hash",
-)
+#: Stored columns of an event, in export order: the hashed fields, then the links.
+ROW_COLUMNS: Final = (*HASHED_FIELDS, "prev_hash", "hash")
 
 
 def fingerprint(spki: bytes) -> str:
