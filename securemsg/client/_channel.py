@@ -20,6 +20,7 @@ from ..protocol import (
     delivered_notice,
     encode_json,
     parse_server_message,
+    ping_request,
     send_request,
 )
 from ._errors import ClientError, PinRefusedError
@@ -127,6 +128,24 @@ class SecureChannel:
                     self._inbox.append(message)
         except TimeoutError:
             raise ClientError(f"no answer to send {request_id} within {timeout:g} s") from None
+
+    async def flush(self, timeout: float = ACK_TIMEOUT_SECONDS) -> None:
+        """Round-trip a ``ping``: the server handles records in order, so once its
+        ``pong`` arrives every record sent before (e.g. ``delivered``) is handled.
+
+        Messages that arrive meanwhile are kept for receive().
+        """
+        request_id = f"flush-{uuid.uuid4()}"
+        await self.send_message(ping_request(request_id))
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    message = await self._receive_frame()
+                    if message.get("t") == "pong" and message.get("id") == request_id:
+                        return
+                    self._inbox.append(message)
+        except TimeoutError:
+            raise ClientError(f"no answer to ping within {timeout:g} s") from None
 
     async def confirm(self, message: dict[str, Any]) -> None:
         """Send ``delivered`` for a ``msg`` addressed to this user."""

@@ -99,6 +99,8 @@ async def run_listen(
                     print(f"delivered {printable(message['mid'])}", file=out, flush=True)
     except TimeoutError:
         pass
+    # Exit only once the server has recorded our "delivered" notices.
+    await channel.flush()
     return EXIT_OK
 
 
@@ -273,4 +275,6 @@ async def run_chat(channel: SecureChannel, peer: str, history: int, out: TextIO)
         receiver.cancel()
         if reader is not None:
             reader.cancel()
+    # Exit only once the server has recorded our "delivered" notices.
+    await channel.flush()
     return EXIT_REQUEST_REFUSED if chat.refused else EXIT_OK
