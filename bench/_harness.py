@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import resource
-import signal
 import socket
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 
 from securemsg.client import SecureChannel, handshake  # noqa: E402
 from securemsg.protocol import ClientHandshake, KeySet, parse_key_set  # noqa: E402
+from tests.support.ports import stop_process  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 IMG = ROOT / "docs" / "img"
@@ -198,14 +198,7 @@ class Daphne:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far (all threads)."""

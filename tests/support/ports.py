@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
+from typing import Any
 
 
 def free_port() -> int:
@@ -23,3 +26,15 @@ def wait_for_port(port: int, *, timeout: float = 30.0, host: str = "127.0.0.1") 
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+def stop_process(process: subprocess.Popen[Any] | None, *, kill: bool = False) -> None:
+    """Stop a server process: SIGTERM (SIGKILL with ``kill=True``), then SIGKILL after 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -29,7 +29,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port, wait_for_port
+from tests.support.ports import free_port, stop_process, wait_for_port
 
 __all__ = [
     "BACKENDS",
@@ -103,14 +102,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL); nothing is saved."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
     def restart(self, *, down_for: float = 0.0) -> None:
         """Stop, wait ``down_for`` seconds, start again on the same port (empty state)."""
