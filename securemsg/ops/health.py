@@ -116,10 +116,26 @@ class ReadinessCheck(HealthCheck):  # type: ignore[misc]
     def run(self) -> None:
         """Run ``probe`` in the library's worker thread, then close that thread's connections."""
         try:
+            _bound_lock_waits(self.timeout)
             self.probe()
         finally:
             # Worker threads outlive the check; do not leave a connection open in them.
             connections.close_all()
+
+
+def _bound_lock_waits(limit: timedelta) -> None:
+    """Make this thread's SQLite connection give up on a lock before the check's timeout.
+
+    SQLite otherwise waits its whole busy timeout (30 s, settings.py) for a
+    writer's lock, so a status page or readiness probe would hang long past
+    its own timeout and report nothing useful. The connection is closed when
+    the check ends, so the shorter wait does not reach other code.
+    """
+    connection = connections["default"]
+    if connection.vendor == "sqlite":
+        milliseconds = int(limit.total_seconds() * 800)  # 80 % of the check's time
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {milliseconds}")
 
 
 @dataclasses.dataclass

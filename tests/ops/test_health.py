@@ -150,3 +150,25 @@ def test_unusable_second_sink_turns_readiness_red(ops_vault, client: Client, set
     status, body = _ready(client)
     assert status == 503
     assert body["checks"]["audit_log"]["reason"] == "audit log not writable"
+
+
+def test_a_held_sqlite_write_lock_fails_the_probe_within_its_timeout(ops_vault, client: Client):
+    # Another writer holds SQLite's lock; without a bounded wait the probe
+    # would sit out the 30 s busy timeout and the answer would come too late.
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's busy timeout only")
+    import sqlite3
+    import time
+
+    holder = sqlite3.connect(django_settings.DATABASES["default"]["NAME"], timeout=1)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        status, body = _ready(client)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert status == 503, body
+    assert body["checks"]["audit_log"]["status"] == "fail"
+    assert elapsed < 15, f"readiness took {elapsed:.1f} s with the lock held"
