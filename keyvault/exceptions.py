@@ -14,6 +14,7 @@ management command) handle all of them with one ``except``::
     ├── UnknownKeyError              no key with that kid (or data key id)
     ├── NoActiveKeyError             no active key of a purpose
     ├── IllegalTransitionError       a state change the state machine does not allow
+    ├── InvalidMinimumVersionError   a minimum usable version that is refused (a ValueError too)
     └── AuditFailedError             the audit log refused the event, so the action rolled back
 
 Messages say what is wrong and which key, setting or version is affected;
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptedKeyError",
     "IllegalTransitionError",
+    "InvalidMinimumVersionError",
     "KeyVaultError",
     "MasterKeyError",
     "MasterKeyMissingError",
@@ -119,6 +121,20 @@ class IllegalTransitionError(KeyVaultError):
         self.kid = kid
         self.state = state
         self.action = action
+
+
+class InvalidMinimumVersionError(KeyVaultError, ValueError):
+    """A minimum usable key version was refused: unknown purpose, lower than now, or too high."""
+
+    # A usage error like a bad argument (exit 2); also a ValueError, so
+    # callers that check arguments that way catch it too.
+    exit_status = 2
+    reason = "invalid_minimum_version"
+
+    def __init__(self, message: str, *, purpose: str, minimum: int) -> None:
+        super().__init__(message)
+        self.purpose = purpose
+        self.minimum = minimum
 
 
 class AuditFailedError(KeyVaultError):

@@ -83,11 +83,31 @@ class ServerKey(models.Model):
         ]
         permissions: ClassVar = [
             ("rotate_serverkey", "Can rotate, retire, disable, re-enable and rewrap keys"),
-            ("destroy_serverkey", "Can schedule destruction and mark keys compromised"),
+            (
+                "destroy_serverkey",
+                "Can schedule destruction, mark keys compromised and set the minimum version",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kid} ({self.purpose}, {self.state})"
+
+
+class MinimumKeyVersion(models.Model):
+    """The minimum usable version of a purpose's server keys (Vault's ``min_decryption_version``).
+
+    Every key of ``purpose`` with a lower version is unusable for good: it
+    was marked compromised when the minimum was set, and it is never
+    re-enabled. No row means 1 (every version usable). The value is only
+    ever raised (docs/keyvault.md, "Minimum usable version").
+    """
+
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, unique=True)
+    version = models.PositiveIntegerField(default=1)
+    set_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"minimum {self.purpose} version {self.version}"
 
 
 class Endorsement(models.Model):

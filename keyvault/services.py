@@ -34,6 +34,12 @@ from .internal.masterops import (
     compromise_master_version,
     set_minimum_master_version,
 )
+from .internal.minimum import (
+    MinimumVersionReport,
+    minimum_key_versions,
+    preview_minimum_key_version,
+    set_minimum_key_version,
+)
 from .internal.publication import keys_document, public_spki
 from .internal.rewrap import RewrapReport, rewrap
 from .internal.setup import InitReport, initialize
@@ -45,6 +51,7 @@ __all__ = [
     "DataKeyInfo",
     "DueReport",
     "InitReport",
+    "MinimumVersionReport",
     "RewrapReport",
     "VaultKeyring",
     "add_master_version",
@@ -58,8 +65,10 @@ __all__ = [
     "keys_document",
     "list_data_keys",
     "mark_compromised",
+    "minimum_key_versions",
     "new_data_key",
     "open_data_key",
+    "preview_minimum_key_version",
     "public_spki",
     "reenable_key",
     "reset_caches",
@@ -69,6 +78,7 @@ __all__ = [
     "run_due",
     "schedule_deletion",
     "server_keyring",
+    "set_minimum_key_version",
     "set_minimum_master_version",
     "sign_checkpoint",
 ]

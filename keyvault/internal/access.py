@@ -1,5 +1,8 @@
 """Reading keys: metadata snapshots, the active kid of a purpose, unwrapped private keys.
 
+Also the minimum usable version of a purpose (read by the state changes
+that must respect it; ``minimum.py`` sets it).
+
 Everything goes through the process cache (``cache.py``), so the steady
 state costs one small query per second per process, not one per message.
 """
@@ -12,12 +15,12 @@ from securemsg.protocol import spki_der
 
 from ..exceptions import CorruptedKeyError, NoActiveKeyError, UnknownKeyError
 from ..kms import get_backend
-from ..models import ServerKey, State
+from ..models import MinimumKeyVersion, ServerKey, State
 from .cache import KeyInfo, cache
 from .envelope import Binding, open_private_key, server_key_aad
 from .master import unwrap_checked
 
-__all__ = ["active_kid", "key_info", "load_private_key", "private_key"]
+__all__ = ["active_kid", "key_info", "load_private_key", "minimum_version", "private_key"]
 
 
 def _snapshot(row: ServerKey) -> KeyInfo:
@@ -59,6 +62,14 @@ def active_kid(purpose: str) -> str:
         raise NoActiveKeyError(f"no active {purpose} key; run 'manage.py keyvault init'")
     cache.put("active", purpose, found)
     return found
+
+
+def minimum_version(purpose: str) -> int:
+    """Return the minimum usable version of ``purpose`` (1 when none was ever set)."""
+    stored = (
+        MinimumKeyVersion.objects.filter(purpose=purpose).values_list("version", flat=True).first()
+    )
+    return stored or 1
 
 
 def load_private_key(row: ServerKey) -> rsa.RSAPrivateKey:

@@ -24,7 +24,7 @@ from ..exceptions import IllegalTransitionError, UnknownKeyError
 from ..kms import get_backend
 from ..models import Endorsement, Purpose, ServerKey, State
 from . import audit_hook, usage
-from .access import load_private_key
+from .access import load_private_key, minimum_version
 from .cache import bump_generation
 from .envelope import Binding, seal_private_key
 from .master import register_versions
@@ -33,14 +33,17 @@ from .states import transition
 __all__ = [
     "DueReport",
     "allow_deletion",
+    "apply_compromise",
     "cancel_deletion",
     "destroy_key",
     "disable_key",
     "ensure_active_keys",
+    "generate_private_key",
     "mark_compromised",
     "reenable_key",
     "retire_key",
     "rotate",
+    "rotate_in",
     "run_due",
     "schedule_deletion",
 ]
@@ -105,6 +108,11 @@ def _new_key_row(
     )
 
 
+def generate_private_key(algorithm: str) -> rsa.RSAPrivateKey:
+    """Return a new RSA key of ``algorithm``; slow (RSA-3072 ~0.5 s), so call it before locking."""
+    return rsa.generate_private_key(_PUBLIC_EXPONENT, ALGORITHMS[algorithm])
+
+
 def rotate(
     purpose: str,
     *,
@@ -120,43 +128,65 @@ def rotate(
     """
     _check_purpose(purpose)
     algorithm = app_settings.key_algorithm
-    # Key generation is slow (RSA-3072 ~0.5 s): do it before taking locks.
-    private = rsa.generate_private_key(_PUBLIC_EXPONENT, ALGORITHMS[algorithm])
+    private = generate_private_key(algorithm)
     now = now or timezone.now()
     with transaction.atomic():
-        old = ServerKey.objects.select_for_update().filter(purpose=purpose, state=State.ACTIVE)
-        previous = old.first()
-        new = _new_key_row(purpose, private, algorithm, now)
-        new.save()
-        _audit("key.created", new, actor=actor, request=request, algorithm=algorithm)
-        if previous is not None:
-            transition(previous, "retire", now=now)
-            previous.retire_after = now + app_settings.grace
-            previous.save()
-            _audit(
-                "key.retiring",
-                previous,
-                actor=actor,
-                request=request,
-                retire_after=previous.retire_after.isoformat(),
-            )
-        transition(new, "activate", now=now)
-        new.save()
-        _audit("key.activated", new, actor=actor, request=request)
-        endorsed_by = ""
-        if purpose == Purpose.SIGNING and previous is not None and not previous.compromised:
-            _endorse(new, previous)
-            endorsed_by = previous.kid
-        _audit(
-            "key.rotated",
-            new,
-            actor=actor,
-            request=request,
-            previous=previous.kid if previous else "",
-            endorsed_by=endorsed_by,
-            reason=reason,
+        new = rotate_in(
+            purpose, private, algorithm, actor=actor, request=request, reason=reason, now=now
         )
         bump_generation()
+    return new
+
+
+def rotate_in(
+    purpose: str,
+    private: rsa.RSAPrivateKey,
+    algorithm: str,
+    *,
+    actor: Any,
+    request: Any,
+    reason: str,
+    now: datetime,
+) -> ServerKey:
+    """Store ``private`` as the new active key of ``purpose``, inside the caller's transaction.
+
+    The active key, if any, retires and endorses a new signing key unless it
+    is compromised; a key compromised just before (``apply_compromise``) is
+    no longer active, so it neither retires nor endorses. The caller bumps
+    the generation.
+    """
+    old = ServerKey.objects.select_for_update().filter(purpose=purpose, state=State.ACTIVE)
+    previous = old.first()
+    new = _new_key_row(purpose, private, algorithm, now)
+    new.save()
+    _audit("key.created", new, actor=actor, request=request, algorithm=algorithm)
+    if previous is not None:
+        transition(previous, "retire", now=now)
+        previous.retire_after = now + app_settings.grace
+        previous.save()
+        _audit(
+            "key.retiring",
+            previous,
+            actor=actor,
+            request=request,
+            retire_after=previous.retire_after.isoformat(),
+        )
+    transition(new, "activate", now=now)
+    new.save()
+    _audit("key.activated", new, actor=actor, request=request)
+    endorsed_by = ""
+    if purpose == Purpose.SIGNING and previous is not None and not previous.compromised:
+        _endorse(new, previous)
+        endorsed_by = previous.kid
+    _audit(
+        "key.rotated",
+        new,
+        actor=actor,
+        request=request,
+        previous=previous.kid if previous else "",
+        endorsed_by=endorsed_by,
+        reason=reason,
+    )
     return new
 
 
@@ -200,7 +230,9 @@ def _change(
     with transaction.atomic():
         key = _locked(kid)
         before = key.state
-        transition(key, action, now=now)
+        # Only re-enabling can bring a key back into use, so only it needs the floor.
+        floor = minimum_version(key.purpose) if action == "reenable" else 1
+        transition(key, action, now=now, minimum_version=floor)
         if action == "reenable":
             key.retire_after = now + app_settings.grace
         elif action == "schedule_deletion":
@@ -294,14 +326,25 @@ def mark_compromised(kid: str, *, actor: Any = None, request: Any = None) -> Ser
     with transaction.atomic():
         key = _locked(kid)
         was_active = key.state == State.ACTIVE
-        before = key.state
-        transition(key, "compromise", now=timezone.now())
-        key.save()
+        before = apply_compromise(key, now=timezone.now())
         _audit("key.compromised", key, actor=actor, request=request, from_state=before)
         bump_generation()
     if was_active:
         return rotate(key.purpose, actor=actor, request=request, reason="compromised")
     return None
+
+
+def apply_compromise(key: ServerKey, *, now: datetime) -> str:
+    """Take ``key`` out of service for good, inside the caller's transaction; return its old state.
+
+    The key is disabled (a pending deletion stays pending), flagged
+    compromised, never re-enabled and never endorses a successor. Used by
+    ``mark_compromised`` and by raising the minimum usable version.
+    """
+    before = str(key.state)
+    transition(key, "compromise", now=now)
+    key.save()
+    return before
 
 
 @dataclass

@@ -12,7 +12,8 @@
     (destroyed is final; its public key and endorsements stay)           │
 
 Guards that depend on more than the state (deletion allowed, the waiting
-period over, not compromised) live here too, so there is one place to read.
+period over, not compromised, not below the purpose's minimum usable
+version) live here too, so there is one place to read.
 """
 
 from __future__ import annotations
@@ -46,10 +47,14 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 ACTIONS = frozenset(action for _, action in TRANSITIONS)
 
 
-def check_transition(key: ServerKey, action: str, *, now: datetime) -> str:
+def check_transition(
+    key: ServerKey, action: str, *, now: datetime, minimum_version: int = 1
+) -> str:
     """Return the state ``action`` leads to from ``key``'s state, or raise IllegalTransitionError.
 
-    ``now`` decides whether a scheduled destruction is due.
+    ``now`` decides whether a scheduled destruction is due; ``minimum_version``
+    is the minimum usable version of the key's purpose (a key below it is
+    never re-enabled).
     """
     target = TRANSITIONS.get((key.state, action))
 
@@ -63,6 +68,11 @@ def check_transition(key: ServerKey, action: str, *, now: datetime) -> str:
 
     if target is None:
         raise refuse(f"not allowed from state {key.state}")
+    if action == "reenable" and key.version is not None and key.version < minimum_version:
+        raise refuse(
+            f"its version {key.version} is below the minimum usable {key.purpose} "
+            f"version {minimum_version}"
+        )
     if action == "reenable" and key.compromised:
         raise refuse("a compromised key is never used again")
     if action == "schedule_deletion" and not key.deletion_allowed:
@@ -72,9 +82,9 @@ def check_transition(key: ServerKey, action: str, *, now: datetime) -> str:
     return target
 
 
-def transition(key: ServerKey, action: str, *, now: datetime) -> str:
+def transition(key: ServerKey, action: str, *, now: datetime, minimum_version: int = 1) -> str:
     """Apply ``action`` to ``key`` in memory (state and timestamps); the caller saves it."""
-    target = check_transition(key, action, now=now)
+    target = check_transition(key, action, now=now, minimum_version=minimum_version)
     key.state = target
     if action == "activate":
         key.activated_at = now

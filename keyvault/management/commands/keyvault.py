@@ -2,10 +2,11 @@
 
 Every subcommand is idempotent where that makes sense and audited. Errors
 print one line (never a traceback, never key material) and exit with the
-status of the error class: 2 configuration or usage, 3 master key missing
-or wrong, 4 token unavailable, 5 corrupted key row, 6 unknown key, 7 no
-active key, 8 illegal state transition, 9 the audit log refused the event,
-1 any other vault or database error.
+status of the error class: 2 configuration or usage (also a refused
+minimum version), 3 master key missing or wrong, 4 token unavailable, 5
+corrupted key row, 6 unknown key, 7 no active key, 8 illegal state
+transition, 9 the audit log refused the event, 1 any other vault or
+database error.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ _KEY_ACTIONS = {
 class Command(BaseCommand):
     """Initialise, rotate, re-wrap and inspect the server's keys."""
 
-    help = "Operate the key vault: init, rotate, rewrap, status, master-add and key actions."
+    help = (
+        "Operate the key vault: init, rotate, rewrap, status, master-add, min-version "
+        "and key actions."
+    )
     # The vault reports its own configuration errors with the documented
     # exit statuses; the system check would turn them into status 1.
     requires_system_checks: ClassVar[list[str]] = []  # type: ignore[misc]
@@ -61,6 +65,12 @@ class Command(BaseCommand):
         compromised_master.add_argument("version", type=int)
         minimum = sub.add_parser("master-min-version", help="disable master versions below N")
         minimum.add_argument("version", type=int)
+        key_minimum = sub.add_parser(
+            "min-version",
+            help="make the keys of a purpose below version N unusable for good (N only goes up)",
+        )
+        key_minimum.add_argument("--purpose", choices=Purpose.values, required=True)
+        key_minimum.add_argument("version", type=int)
         for name, helptext in [
             ("retire", "retire the active key KID (rotates its purpose)"),
             ("disable", "disable a pending or retiring key"),
@@ -155,6 +165,25 @@ class Command(BaseCommand):
         listed = ", ".join(map(str, disabled)) or "none"
         self.stdout.write(f"Disabled master version(s): {listed}.")
 
+    def _min_version(self, sub: str, options: dict[str, Any]) -> None:
+        purpose, minimum = options["purpose"], options["version"]
+        report = services.set_minimum_key_version(purpose, minimum, actor=CLI_ACTOR)
+        if not report.changed:
+            self.stdout.write(f"The minimum {purpose} version is already {minimum}; nothing done.")
+            return
+        unusable = ", ".join(report.unusable) or "none"
+        self.stdout.write(
+            f"Minimum {purpose} version {report.previous} -> {minimum}; "
+            f"unusable for good now: {unusable}."
+        )
+        if report.replacement:
+            follow_up = (
+                "not endorsed: clients must re-pin out of band"
+                if purpose == Purpose.SIGNING
+                else "clients that wrapped to an old key get 4412 and re-fetch keys.json"
+            )
+            self.stdout.write(f"{report.replacement} is active ({follow_up}).")
+
     def _compromised(self, sub: str, options: dict[str, Any]) -> None:
         replacement = services.mark_compromised(options["kid"], actor=CLI_ACTOR)
         self.stdout.write(f"{options['kid']} disabled as compromised.")
@@ -189,8 +218,13 @@ class Command(BaseCommand):
                 f"{'v' + str(key.master_version) if key.wrapped_dek else '-':>6}  "
                 f"{_due(key, now)}"
             )
+        minimums = services.minimum_key_versions()
+        self.stdout.write(
+            "\nMinimum usable version: "
+            + ", ".join(f"{purpose} {version}" for purpose, version in minimums.items())
+        )
         backend = get_backend()
-        self.stdout.write(f"\nKMS: {backend.describe()}")
+        self.stdout.write(f"KMS: {backend.describe()}")
         try:
             primary = backend.primary_version()
         except KeyVaultError as exc:

@@ -23,6 +23,9 @@ EVENTS: Final[dict[str, str]] = {
     "auth.locked_out": "Too many failed sign-ins locked a username and address pair.",
     "auth.unlocked": "A lockout was lifted (attempt record deleted or reset).",
     "auth.logout": "A user signed out.",
+    "auth.logged_out_everywhere": (
+        "An administrator ended every sign-in session of a user (log out everywhere)."
+    ),
     "auth.password_changed": "A user's password was changed (by the user or an administrator).",
     "user.created": "An account was created.",
     "user.deactivated": "An account was deactivated.",
@@ -46,6 +49,10 @@ EVENTS: Final[dict[str, str]] = {
     "key.retiring_used": "A retiring key was used during its grace period.",
     "key.refused_after_deadline": "A key was refused because its retire-after deadline passed.",
     "key.deletion_allowed": "A server key's deletion_allowed flag was turned on or off.",
+    "key.minimum_version_set": (
+        "The minimum usable version of a key purpose was raised; the keys below it were "
+        "taken out of service (target_type key_purpose)."
+    ),
     "master.created": "The first master key was created (keyvault init).",
     "master.compromised": "A master key version was marked compromised and replaced.",
     "master.version_added": "A master key version was added and made primary.",
