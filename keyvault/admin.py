@@ -3,9 +3,10 @@
 Permissions (clarifications, "Key vault"): ``keyvault.rotate_serverkey``
 covers rotate, retire, disable, re-enable, rewrap and cancelling a
 deletion; ``keyvault.destroy_serverkey`` covers scheduling destruction,
-allowing it, and marking a key compromised. Django runs an action only if
-``get_actions`` offers it to the user, and the confirmation view checks the
-permission again, so hiding buttons is not the only guard.
+allowing it, marking a key compromised and raising the minimum usable
+version of a purpose. Django runs an action only if ``get_actions`` offers
+it to the user, and the confirmation views check the permission again, so
+hiding buttons is not the only guard.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Max, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from . import services
 from .exceptions import KeyVaultError
-from .models import ServerKey, State
+from .models import Purpose, ServerKey, State
 
 __all__ = ["ServerKeyAdmin"]
 
@@ -98,6 +100,7 @@ class ServerKeyAdmin(admin.ModelAdmin[ServerKey]):
         "schedule_destruction",
         "allow_deletion",
         "mark_compromised",
+        "raise_minimum_version",
     )
 
     # -- permissions -------------------------------------------------------------
@@ -252,16 +255,56 @@ class ServerKeyAdmin(admin.ModelAdmin[ServerKey]):
         """Open the confirmation page for one key."""
         return self._confirm_redirect(request, queryset, "compromised")
 
-    # -- confirmation page ---------------------------------------------------------
+    @admin.action(
+        description="Make these and older keys unusable… (raise the minimum version)",
+        permissions=["destroy"],
+    )
+    def raise_minimum_version(
+        self, request: HttpRequest, queryset: QuerySet[ServerKey]
+    ) -> HttpResponse | None:
+        """Open the minimum-version page with the newest selected version + 1."""
+        purposes = set(queryset.values_list("purpose", flat=True))
+        if len(purposes) != 1:
+            self.message_user(request, "Select keys of one purpose.", messages.WARNING)
+            return None
+        newest = max(queryset.values_list("version", flat=True))
+        url = reverse("admin:keyvault_serverkey_minimum", args=[purposes.pop()])
+        return HttpResponseRedirect(f"{url}?minimum={newest + 1}")
+
+    # -- changelist ----------------------------------------------------------------
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The key list, with the minimum usable version of each purpose above it."""
+        can_raise = self.has_destroy_permission(request)
+        minimums = [
+            (
+                purpose,
+                version,
+                reverse("admin:keyvault_serverkey_minimum", args=[purpose]) if can_raise else "",
+            )
+            for purpose, version in services.minimum_key_versions().items()
+        ]
+        return super().changelist_view(
+            request, {**(extra_context or {}), "minimum_versions": minimums}
+        )
+
+    # -- confirmation pages --------------------------------------------------------
 
     def get_urls(self) -> list[URLPattern]:
-        """Add the typed-kid confirmation page."""
+        """Add the typed-kid confirmation page and the minimum-version page."""
+        minimum = path(
+            "minimum/<str:purpose>/",
+            self.admin_site.admin_view(self.minimum_view),
+            name="keyvault_serverkey_minimum",
+        )
         confirm = path(
             "<str:kid>/confirm/<str:op>/",
             self.admin_site.admin_view(self.confirm_view),
             name="keyvault_serverkey_confirm",
         )
-        return [confirm, *super().get_urls()]
+        return [minimum, confirm, *super().get_urls()]
 
     def confirm_view(self, request: HttpRequest, kid: str, op: str) -> HttpResponse:
         """Ask for the kid; run the operation only when it was typed exactly."""
@@ -300,5 +343,122 @@ class ServerKeyAdmin(admin.ModelAdmin[ServerKey]):
                 if op == "schedule-deletion"
                 else "disabled at once and never used again",
             ),
+            "details": [
+                f"purpose: {key.purpose}",
+                f"state: {key.state}",
+                format_html("fingerprint: <code>{}</code>", key.fingerprint),
+            ],
+            "confirm_field": "confirm_kid",
+            "confirm_text": key.kid,
         }
         return TemplateResponse(request, "admin/keyvault/serverkey/confirm.html", context)
+
+    def minimum_view(self, request: HttpRequest, purpose: str) -> HttpResponse:
+        """Show which keys a new minimum makes unusable; set it only after "<purpose> N" is typed.
+
+        GET (``?minimum=N``) only previews; the change is a CSRF-protected POST.
+        """
+        if not self.has_destroy_permission(request):
+            raise PermissionDenied
+        if purpose not in Purpose.values:
+            raise Http404("no such key purpose")
+        raw = (request.POST if request.method == "POST" else request.GET).get("minimum", "")
+        minimum = _whole_number(raw)
+        context: dict[str, Any] = {"error": ""}
+        if minimum is None and raw.strip():
+            context["error"] = "The minimum must be a whole number; nothing was done."
+        preview: services.MinimumVersionReport | None = None
+        if minimum is not None:
+            try:
+                preview = services.preview_minimum_key_version(purpose, minimum)
+            except KeyVaultError as exc:
+                context["error"] = f"{exc}; nothing was done."
+        confirm_text = f"{purpose} {minimum}"
+        if preview is not None and preview.changed and request.method == "POST":
+            if request.POST.get("confirm", "").strip() == confirm_text:
+                return self._set_minimum(request, purpose, preview.minimum)
+            context["error"] = f"You did not type {confirm_text!r}; nothing was done."
+        return self._minimum_page(request, purpose, minimum, preview, context)
+
+    def _set_minimum(self, request: HttpRequest, purpose: str, minimum: int) -> HttpResponse:
+        try:
+            report = services.set_minimum_key_version(
+                purpose, minimum, actor=request.user, request=request
+            )
+        except KeyVaultError as exc:
+            self.message_user(request, f"{exc}; nothing was done.", messages.ERROR)
+        else:
+            done = f"The minimum {purpose} version is now {report.minimum}"
+            if report.unusable:
+                done += f"; unusable for good: {', '.join(report.unusable)}"
+            if report.replacement:
+                done += f"; {report.replacement} is the new active {purpose} key"
+            self.message_user(request, done + ".", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:keyvault_serverkey_changelist"))
+
+    def _minimum_page(
+        self,
+        request: HttpRequest,
+        purpose: str,
+        minimum: int | None,
+        preview: services.MinimumVersionReport | None,
+        context: dict[str, Any],
+    ) -> HttpResponse:
+        current = services.minimum_key_versions()[purpose]
+        newest = ServerKey.objects.filter(purpose=purpose).aggregate(v=Max("version"))["v"] or 0
+        ready = preview is not None and preview.changed
+        if preview is not None and not preview.changed:
+            context["warning"] = f"The minimum {purpose} version is already {current}."
+        elif preview is not None:
+            context["warning"] = (
+                f"Raising the minimum {purpose} version from {preview.previous} to "
+                f"{preview.minimum} does this at once:"
+            )
+            context["details"] = _minimum_details(purpose, preview)
+        title = f"Minimum usable {purpose} version"
+        context.update(
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.model._meta,
+                "op_title": f"Raise to {minimum}" if ready else title,
+                "purpose": purpose,
+                "current": current,
+                "highest": newest + 1,
+                "minimum_input": minimum if minimum is not None else current + 1,
+                "confirm_field": "confirm",
+                "confirm_text": f"{purpose} {minimum}" if ready else "",
+                "hidden_fields": [("minimum", str(minimum))],
+            }
+        )
+        return TemplateResponse(request, "admin/keyvault/serverkey/min_version.html", context)
+
+
+def _whole_number(raw: str) -> int | None:
+    """``raw`` as an int, or None when it is empty or not a whole number."""
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return None
+
+
+def _minimum_details(
+    purpose: str, preview: services.MinimumVersionReport
+) -> list[str | SafeString]:
+    """One line per key the new minimum takes out of service, and the rotation if any."""
+    lines: list[str | SafeString] = [
+        format_html("<code>{}</code> (was {}) becomes unusable for good", kid, state)
+        for kid, state in zip(preview.unusable, preview.from_states, strict=True)
+    ]
+    if not lines:
+        lines.append("No usable key is below it (older keys are destroyed or compromised).")
+    if preview.rotates:
+        lines.append(
+            f"The active {purpose} key is below it: a new {purpose} key is rotated in, "
+            + (
+                "not endorsed (clients re-pin out of band)."
+                if purpose == Purpose.SIGNING
+                else "and clients that wrapped to an old key get 4412 and re-fetch keys.json."
+            )
+        )
+    return lines
