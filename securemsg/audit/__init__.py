@@ -8,6 +8,7 @@ Every part of securemsg records security-relevant events through
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from securemsg.audit.exceptions import (
@@ -25,9 +26,12 @@ __all__ = [
     "AuditKeyError",
     "AuditSinkError",
     "AuditUnavailable",
+    "PreparedEvent",
     "SinkHealth",
     "SinkStatus",
+    "prepare",
     "record",
+    "record_prepared",
     "sink_health",
 ]
 
@@ -60,6 +64,50 @@ def record(event: str, *, actor: Any = None, request: Any = None, **fields: Any)
     from securemsg.audit.internal.writer import record as _record
 
     return _record(event, actor=actor, request=request, **fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedEvent:
+    """An event checked and cleaned by :func:`prepare`, ready for :func:`record_prepared`."""
+
+    name: str
+    fields: dict[str, Any] = dataclasses.field(repr=False)
+
+
+def prepare(event: str, *, actor: Any = None, request: Any = None, **fields: Any) -> PreparedEvent:
+    """Check and clean an event as :func:`record` would, without writing it.
+
+    Takes the same arguments as :func:`record` and reads the request and
+    connection ids bound now, so call it where the event happens (it touches
+    no database and may run on the event loop).
+
+    Raises:
+        AuditFieldError: a field names a secret or is malformed (a bug in the caller).
+    """
+    from securemsg.audit.internal.writer import build_fields
+
+    return PreparedEvent(event, build_fields(event, actor, request, fields))
+
+
+def record_prepared(events: list[PreparedEvent]) -> list[int]:
+    """Append prepared events in one transaction (a group commit); return their sequence numbers.
+
+    Each event is chained and written to both sinks as :func:`record` writes
+    it; the second sink's lines share one fsync and the rows one commit, so
+    a server recording events of many connections at once pays for one
+    durable write per group. All or none are written.
+
+    Raises:
+        AuditUnavailable: the events could not be written; none of their actions may happen.
+
+    Example::
+
+        events = [prepare("handshake.completed", actor=user, request=scope)]
+        seqs = record_prepared(events)
+    """
+    from securemsg.audit.internal.writer import append_many
+
+    return append_many([event.fields for event in events])
 
 
 def sink_health() -> SinkHealth:

@@ -130,11 +130,19 @@ class _Writer:
 
     def write_event(self, data: bytes) -> None:
         """Append one event line and fsync it; raises ``AuditSinkError``."""
+        self.write_events([data])
+
+    def write_events(self, lines: list[bytes]) -> None:
+        """Append event lines in one write (whole or not at all) and one fsync.
+
+        A group commit's lines: one fsync makes them all durable. Raises
+        ``AuditSinkError``.
+        """
         path = app_settings.FILE
         with self._lock:
             try:
                 fd = self._rotate_if_full(path, self._open(path))
-                _append(fd, data)
+                _append(fd, b"".join(lines))
                 os.fsync(fd)
             except OSError as exc:
                 self._close()
