@@ -17,12 +17,12 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
 
-from channels.auth import AuthMiddlewareStack
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path
 
 from securemsg.asgi import application as _project
+from securemsg.chat.auth import auth_middleware_stack
 from securemsg.chat.guard import OriginGuard, SignedInGuard
 from securemsg.chat.routing import websocket_urlpatterns
 
@@ -43,7 +43,7 @@ application = ProtocolTypeRouter(
     {
         "http": _project.application_mapping["http"],
         "websocket": OriginGuard(
-            AuthMiddlewareStack(
+            auth_middleware_stack(
                 SignedInGuard(
                     URLRouter(
                         [*websocket_urlpatterns, path("ws/plain/", PlainPingConsumer.as_asgi())]

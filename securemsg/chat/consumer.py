@@ -4,8 +4,11 @@ The consumer decodes frames, hands them to the core's state machines, runs
 the use cases of :mod:`securemsg.chat.internal.store` and maps every
 failure to a close code in one place (:mod:`securemsg.chat.errors`). RSA
 private-key work runs in a thread pool sized to the cores, so a handshake
-never stalls the event loop. The channel layer carries message ids only;
-each session loads, decrypts and seals what it delivers.
+never stalls the event loop; database and cache work runs on one database
+thread whose connection stays open (:mod:`securemsg.chat.dbthread`), one
+trip per step of a handshake, and audit events are committed in groups
+(:mod:`securemsg.chat.auditbatch`). The channel layer carries message ids
+only; each session loads, decrypts and seals what it delivers.
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import close_old_connections
 from django.utils import timezone
 
 import keyvault
 from securemsg import audit
-from securemsg.chat import delivery, limits
+from securemsg.chat import auditbatch, dbthread, delivery, limits
 from securemsg.chat.conf import chat_settings
 from securemsg.chat.errors import SERVER_FAULTS, close_code_for
 from securemsg.chat.exceptions import (
@@ -87,6 +91,42 @@ def _in_rsa_pool(func: Any, *args: Any) -> Any:
     return asyncio.get_running_loop().run_in_executor(_RSA_POOL, run)
 
 
+def _admit(user_id: int, limit: int, session_key: str | None) -> tuple[bool, datetime | None]:
+    """Count a new connection (False past ``limit``), then read when its sign-in session ends."""
+    if not limits.open_session(user_id, limit):
+        return False, None
+    try:
+        return True, session_deadline(session_key)
+    except BaseException:
+        limits.close_session(user_id)
+        raise
+
+
+def _start_handshake(username: str, frame: str) -> tuple[ServerHandshake, dict[str, Any]]:
+    """The server's side of ``client_hello`` (RSA work; runs in the RSA pool)."""
+    handshake = ServerHandshake(keyvault.server_keyring(), username)
+    return handshake, handshake.receive_client_hello(frame)
+
+
+def _pending_for(user: Any) -> list[tuple[int, store.StoredMessage]] | Exception:
+    """Undelivered messages to ``user``, or the server fault that prevented reading them."""
+    try:
+        # Most sessions have nothing pending: one index probe instead of the full query.
+        return store.undelivered_for(user) if store.has_undelivered(user) else []
+    except SERVER_FAULTS as exc:
+        return exc
+
+
+def _store_send(user: Any, request: SendRequest, limit: int) -> store.SendResult | None:
+    """Store a ``send`` (an idempotent resend returns the first result); None when rate limited."""
+    previous = store.find_previous_send(user, request.id)
+    if previous is not None:
+        return previous
+    if not limits.hit(f"msg:user:{user.pk}", limit):
+        return None
+    return store.store_message(user, request.to, request.id, request.body)
+
+
 def user_group(user_id: int) -> str:
     """The channel-layer group of every open session of one user."""
     return f"securemsg.user.{user_id}"
@@ -94,6 +134,20 @@ def user_group(user_id: int) -> str:
 
 class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """One WebSocket connection: handshake, then encrypted application records."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run the handler of ``message`` (Channels' dispatch, minus its connection clean-up).
+
+        Channels closes the stale database connections of its shared sync
+        thread before every handler (``aclose_old_connections``), a trip to
+        that thread per frame. This consumer does no database work there:
+        the database thread and the RSA pool look after their own
+        connections (:mod:`securemsg.chat.dbthread`, ``_in_rsa_pool``).
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.connection_id = correlation.bind_connection()
@@ -114,15 +168,24 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.send_lock = asyncio.Lock()
         self.swept = False
         await self.accept()
-        if not await sync_to_async(limits.open_session)(
-            self.user.pk, chat_settings.max_sessions_per_user
-        ):
+        try:
+            # One trip: the session count and the sign-in session's end.
+            admitted, deadline = await dbthread.run(
+                _admit,
+                self.user.pk,
+                chat_settings.max_sessions_per_user,
+                self.scope["session"].session_key,
+            )
+        except SERVER_FAULTS as exc:
+            await self._fail(exc)
+            return
+        if not admitted:
             await self._audit("ratelimit.hit", outcome="denied", limit="sessions_per_user")
             await self._close(CloseCode.RATE_LIMITED, "too many open sessions")
             return
         self.counted = True
         self.tasks.append(asyncio.create_task(self._handshake_deadline()))
-        self.session_watch = asyncio.create_task(self._session_expiry_watch())
+        self.session_watch = asyncio.create_task(self._session_expiry_watch(deadline))
 
     async def disconnect(self, code: int) -> None:
         for task in self.tasks:
@@ -137,7 +200,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.counted:
             self.counted = False
-            await sync_to_async(limits.close_session)(self.user.pk)
+            await dbthread.run(limits.close_session, self.user.pk)
 
     # --- frames from the client ------------------------------------------------
 
@@ -175,21 +238,30 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._close(CloseCode.RATE_LIMITED, "handshake rate limit")
             return
         self.handshake_started = ops_metrics.start_handshake()
-        keyring = await _in_rsa_pool(keyvault.server_keyring)
-        self.handshake = ServerHandshake(keyring, self.user.get_username())
-        server_hello = await _in_rsa_pool(self.handshake.receive_client_hello, frame)
+        self.handshake, server_hello = await _in_rsa_pool(
+            _start_handshake, self.user.get_username(), frame
+        )
         await self.send(text_data=encode_json(server_hello))
 
     async def _on_client_finished(self, frame: str) -> None:
         if self.handshake is None:  # receive() routes here only after client_hello
             raise UnexpectedMessageError("client_finished before client_hello")
         established = self.handshake.receive_client_finished(frame)
-        # The handshake is audited (committed) before the client may use it.
-        await self._audit(
-            "handshake.completed",
-            session_id=established.session.session_id.hex(),
-            sig_kid=self.handshake.sig_kid,
-            enc_kid=self.handshake.enc_kid,
+        # Joined before the pending messages are read, so a message stored in
+        # between arrives through the layer. Channels runs one handler at a
+        # time: its chat.deliver waits until this one has sent ready.
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        self.joined = True
+        # The handshake is audited (committed) before the client may use it;
+        # the pending messages are read in the same trip, after the commit.
+        pending = await auditbatch.record_then(
+            self._prepare(
+                "handshake.completed",
+                session_id=established.session.session_id.hex(),
+                sig_kid=self.handshake.sig_kid,
+                enc_kid=self.handshake.enc_kid,
+            ),
+            partial(_pending_for, self.user),
         )
         self.session = established.session
         ops_metrics.handshake_completed(self.handshake_started)
@@ -197,9 +269,9 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         for task in self.tasks:
             task.cancel()
         self.tasks = [asyncio.create_task(self._idle_watchdog())]
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
-        self.joined = True
-        await self._deliver_pending()
+        if isinstance(pending, Exception):
+            raise pending
+        await self._deliver(pending)
         sweeper.add(self.user.pk, self)
         self.swept = True
 
@@ -225,19 +297,16 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     # --- application requests --------------------------------------------------
 
     async def _on_send(self, request: SendRequest) -> None:
-        previous = await database_sync_to_async(store.find_previous_send)(self.user, request.id)
-        if previous is None and not limits.hit(
-            f"msg:user:{self.user.pk}", chat_settings.messages_per_minute
-        ):
-            await self._audit("ratelimit.hit", outcome="denied", limit="messages_per_user")
-            await self._seal(ErrorReply(request.id, "rate_limited", "too many messages").to_json())
-            return
         try:
-            result = previous or await database_sync_to_async(store.store_message)(
-                self.user, request.to, request.id, request.body
+            result = await dbthread.run(
+                _store_send, self.user, request, chat_settings.messages_per_minute
             )
         except UnknownUserError:
             await self._seal(ErrorReply(request.id, "unknown_user", "no such user").to_json())
+            return
+        if result is None:
+            await self._audit("ratelimit.hit", outcome="denied", limit="messages_per_user")
+            await self._seal(ErrorReply(request.id, "rate_limited", "too many messages").to_json())
             return
         ops_metrics.message_stored(result.created)
         # The sending session has the ack; it never gets this message as a msg.
@@ -251,8 +320,8 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _on_history(self, request: HistoryRequest) -> None:
         try:
-            rows, more = await database_sync_to_async(store.history)(
-                self.user, request.with_, request.before, request.limit
+            rows, more = await dbthread.run(
+                store.history, self.user, request.with_, request.before, request.limit
             )
         except UnknownUserError:
             await self._seal(ErrorReply(request.id, "unknown_user", "no such user").to_json())
@@ -264,7 +333,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self._seal(_history_page(request, rows, more))
 
     async def _on_delivered(self, mid: str) -> None:
-        sender_id = await database_sync_to_async(store.mark_delivered)(self.user, mid)
+        sender_id = await dbthread.run(store.mark_delivered, self.user, mid)
         ops_metrics.message_delivered(sender_id is not None)
         if sender_id is not None:
             await self.channel_layer.group_send(
@@ -281,7 +350,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if event.get("origin") == self.channel_name:
             return
         try:
-            message = await database_sync_to_async(store.load_message)(mid, self.user)
+            message = await dbthread.run(store.load_message, mid, self.user)
             if message is not None:
                 await self._send_msg(message)
         except MessageIntegrityError:
@@ -323,8 +392,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         return True
 
-    async def _deliver_pending(self) -> int:
-        pending = await database_sync_to_async(store.undelivered_for)(self.user)
+    async def _deliver(self, pending: list[tuple[int, store.StoredMessage]]) -> int:
         sent = 0
         for _row_id, message in pending:
             if not self.closing and await self._send_msg(message):
@@ -340,7 +408,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if mid in self.sent_mids:
                 continue
             try:
-                message = await database_sync_to_async(store.load_message)(mid, self.user)
+                message = await dbthread.run(store.load_message, mid, self.user)
                 if message is not None and await self._send_msg(message):
                     sent += 1
             except MessageIntegrityError:
@@ -368,15 +436,11 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             ops_metrics.handshake_failed("timeout")
             await self._close(CloseCode.TIMEOUT, "handshake timeout")
 
-    async def _session_expiry_watch(self) -> None:
+    async def _session_expiry_watch(self, deadline: datetime | None) -> None:
         # Expiry has no signal: check when the session is due to end (4401).
+        # ``deadline`` is the first check's answer, read by connect.
         key = self.scope["session"].session_key
         for _ in range(_SESSION_CHECKS_MAX):
-            try:
-                deadline = await database_sync_to_async(session_deadline)(key)
-            except SERVER_FAULTS as exc:
-                await self._fail(exc)
-                return
             if self.closing:
                 return
             if deadline is None:
@@ -384,6 +448,11 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 return
             remaining = (deadline - timezone.now()).total_seconds()
             await asyncio.sleep(max(remaining, 0) + _SESSION_RECHECK_MIN_SECONDS)
+            try:
+                deadline = await dbthread.run(session_deadline, key)
+            except SERVER_FAULTS as exc:
+                await self._fail(exc)
+                return
 
     async def _idle_watchdog(self) -> None:
         timeout = chat_settings.idle_timeout
@@ -418,8 +487,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # int(): Daphne's WebSocket layer (autobahn) accepts a plain int only.
         await self.close(code=int(code))
 
-    async def _audit(self, event: str, *, outcome: str = "success", **fields: Any) -> None:
-        await database_sync_to_async(audit.record)(
+    def _prepare(
+        self, event: str, *, outcome: str = "success", **fields: Any
+    ) -> audit.PreparedEvent:
+        return audit.prepare(
             event,
             actor=self.user,
             request=self.scope,
@@ -429,6 +500,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             target_id=str(self.user.pk),
             **fields,
         )
+
+    async def _audit(self, event: str, *, outcome: str = "success", **fields: Any) -> None:
+        # Committed (with other connections' events, in one group) before it returns.
+        await auditbatch.record(self._prepare(event, outcome=outcome, **fields))
 
 
 def _history_page(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from django.urls import path
 
+from securemsg.chat.auth import auth_middleware_stack
 from securemsg.chat.consumer import SecureChannelConsumer
 from securemsg.chat.guard import OriginGuard, SignedInGuard
 
@@ -18,4 +18,4 @@ websocket_urlpatterns = [
 
 def websocket_application() -> Any:
     """Origin check first, then the Django session, then the sign-in check."""
-    return OriginGuard(AuthMiddlewareStack(SignedInGuard(URLRouter(websocket_urlpatterns))))
+    return OriginGuard(auth_middleware_stack(SignedInGuard(URLRouter(websocket_urlpatterns))))

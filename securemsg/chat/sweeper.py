@@ -15,8 +15,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from channels.db import database_sync_to_async
-
+from securemsg.chat import dbthread
 from securemsg.chat.conf import chat_settings
 from securemsg.chat.internal import store
 
@@ -62,7 +61,7 @@ class Sweeper:
         user_ids = list(self._sessions)
         if not user_ids:
             return
-        pending = await database_sync_to_async(store.undelivered_mids)(user_ids)
+        pending = await dbthread.run(store.undelivered_mids, user_ids)
         for user_id, mids in pending.items():
             for session in list(self._sessions.get(user_id, ())):
                 try:

@@ -200,6 +200,11 @@ def mark_delivered(recipient: User, mid: str) -> int | None:
         return Message.objects.filter(mid=mid).values_list("sender_id", flat=True).get()
 
 
+def has_undelivered(recipient: User) -> bool:
+    """Whether any message to ``recipient`` is not delivered yet (one index probe)."""
+    return Message.objects.filter(recipient=recipient, delivered_at__isnull=True).exists()
+
+
 def undelivered_for(
     recipient: User, *, after_id: int = 0, limit: int = 500
 ) -> list[tuple[int, StoredMessage]]:
