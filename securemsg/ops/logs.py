@@ -76,7 +76,12 @@ def _formatter(fmt: str) -> dict[str, Any]:
         renderer = structlog.processors.JSONRenderer(sort_keys=True)
     else:
         tail = []
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Plain tracebacks: structlog's default (rich) prints every frame's local
+        # variables, which can hold passwords and keys, and takes seconds per
+        # traceback.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     return {
         "()": structlog.stdlib.ProcessorFormatter,
         "foreign_pre_chain": _pre_chain(),

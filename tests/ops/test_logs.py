@@ -71,6 +71,30 @@ def test_secret_keys_are_redacted():
     assert (cleaned["request_id"], cleaned["status_code"]) == ("r", 200)
 
 
+@pytest.mark.parametrize("fmt", logs.FORMATS)
+def test_logged_tracebacks_do_not_show_local_variables(fmt: str) -> None:
+    import logging
+    import logging.config
+
+    config = logs.logging_config(
+        {"version": 1, "handlers": {"console": {"class": "logging.StreamHandler"}}}, fmt=fmt
+    )
+    formatter = logging.config.DictConfigurator(config).configure_custom(
+        dict(config["formatters"]["structured"])
+    )
+
+    def fails(password: str) -> None:
+        raise RuntimeError("it failed")
+
+    try:
+        fails(SECRET_PASSWORD)
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
+    text = formatter.format(record)
+    assert "it failed" in text  # the traceback is there...
+    assert SECRET_PASSWORD not in text  # ...without the frame's locals
+
+
 def test_bad_log_format_is_refused():
     with pytest.raises(ValueError, match="SECUREMSG_LOG_FORMAT"):
         logs.logging_config({}, fmt="xml")
