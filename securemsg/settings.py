@@ -137,11 +137,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 CHANNEL_LAYERS: dict[str, Any]
+# channels-redis waits for messages with BZPOPMIN blocking up to 5 s; redis-py 8
+# gives every read a 5 s socket timeout by default, so an idle WebSocket's
+# receive failed with a TimeoutError (close 1011). The read may take longer
+# than the blocking pop; a dead Redis is still noticed.
+_CHANNEL_LAYER_SOCKET_TIMEOUT = 15
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": _CHANNEL_LAYER_SOCKET_TIMEOUT}]
+            },
         }
     }
 else:
