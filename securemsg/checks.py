@@ -21,6 +21,8 @@ from django.http.request import validate_host
 
 #: More trusted proxies than this is almost certainly a mistake (a chain of CDNs is ~3).
 _MAX_SANE_PROXIES: Final = 5
+#: The one client-address rule (WebSocket, lockout, audit); django-axes must use it.
+_CLIENT_ADDRESS: Final = "securemsg.chat.netaddr.request_client_address"
 
 
 def _origin_problem(origin: str, *, wildcards: bool) -> str | None:
@@ -160,13 +162,14 @@ def _proxy(production: bool) -> list[CheckMessage]:
                 id="securemsg.E106",
             )
         )
-    axes = getattr(settings, "AXES_IPWARE_PROXY_COUNT", None)
-    if (axes or 0) != count:
+    resolver = getattr(settings, "AXES_CLIENT_IP_CALLABLE", None)
+    if resolver != _CLIENT_ADDRESS:
         messages.append(
             Error(
-                f"The sign-in lockout counts {axes or 0} proxies (AXES_IPWARE_PROXY_COUNT) but "
-                f"the WebSocket and the audit log count {count}: they would disagree on "
-                "who the client is.",
+                f"The sign-in lockout finds the client address with {resolver!r} "
+                f"(AXES_CLIENT_IP_CALLABLE), not with {_CLIENT_ADDRESS} like the WebSocket "
+                f"and the audit log (SECUREMSG_TRUSTED_PROXY_COUNT={count}): they would "
+                "disagree on who the client is.",
                 hint="Set only SECUREMSG_TRUSTED_PROXY_COUNT; the settings derive the rest.",
                 id="securemsg.E107",
             )

@@ -221,10 +221,10 @@ SECUREMSG_USERNAME_DELAY_MAX_SECONDS = env_int(
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_IPWARE_PROXY_COUNT = SECUREMSG_TRUSTED_PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
-)
+# The client address by the same rule as the WebSocket (the
+# SECUREMSG_TRUSTED_PROXY_COUNT-th entry from the right of X-Forwarded-For), not
+# django-ipware, which reads a proxy count differently (securemsg/chat/netaddr.py).
+AXES_CLIENT_IP_CALLABLE = "securemsg.chat.netaddr.request_client_address"
 
 # --- Key vault --------------------------------------------------------------
 # Read by keyvault/conf.py (one typed property per setting, read lazily);

@@ -1,26 +1,61 @@
-"""The client address of a connection, as the trusted-proxy configuration resolves it."""
+"""The client address of a connection, as the trusted-proxy configuration resolves it.
+
+One rule for WebSockets (rate limits, audit) and HTTP (django-axes lockouts,
+audit, the metrics allow-list), so that both agree on who the client is:
+with N trusted proxies in front (``SECUREMSG_TRUSTED_PROXY_COUNT``), the
+address is the N-th entry from the right of ``X-Forwarded-For`` (what the
+closest trusted proxy saw); entries left of it are written by the client
+and ignored. docs/deployment.md's nginx *sets* the header to
+``$remote_addr``, so with one proxy it holds exactly the client.
+
+django-ipware is not used for HTTP: with ``proxy_count=1`` it expects the
+proxy's own address in the header as well (``<client>, <proxy>``) and falls
+back to ``REMOTE_ADDR`` (the proxy, i.e. one address for everybody) on a
+header like nginx's, which is the misconfiguration this module avoids.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from securemsg.chat.conf import chat_settings
 
+__all__ = ["client_address", "request_client_address"]
+
+
+def _resolve(peer: str, forwarded_for: str | None, proxies: int) -> str:
+    """The client address given the peer, the X-Forwarded-For value and the proxy count."""
+    if proxies <= 0 or not forwarded_for:
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    if len(hops) < proxies:
+        return peer
+    candidate = hops[-proxies]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        # A trusted proxy never writes this; refuse to key limits or audit rows on it.
+        return peer
+    return candidate
+
 
 def client_address(scope: dict[str, Any]) -> str:
-    """Return the client's IP for ``scope``.
+    """Return the client's IP for an ASGI ``scope``."""
+    peer = str((scope.get("client") or ("unknown", 0))[0])
+    # Several headers count as one list, in order, as Django joins them for HTTP.
+    values = [
+        value.decode("latin-1")
+        for key, value in scope.get("headers", [])
+        if key.lower() == b"x-forwarded-for"
+    ]
+    return _resolve(peer, ",".join(values), chat_settings.trusted_proxy_count)
 
-    With N trusted proxies in front, the address is the N-th entry from the
-    right of ``X-Forwarded-For`` (what the closest trusted proxy saw); the
-    entries left of it are written by the client and ignored.
-    """
-    peer = (scope.get("client") or ("unknown", 0))[0]
-    proxies = chat_settings.trusted_proxy_count
-    if proxies <= 0:
-        return str(peer)
-    for key, value in scope.get("headers", []):
-        if key.lower() == b"x-forwarded-for":
-            hops = [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
-            if len(hops) >= proxies:
-                return str(hops[-proxies])
-    return str(peer)
+
+def request_client_address(request: Any) -> str | None:
+    """Return the client's IP for a Django ``HttpRequest`` (``AXES_CLIENT_IP_CALLABLE``)."""
+    meta = request.META
+    peer = meta.get("REMOTE_ADDR")
+    if not peer:
+        return None
+    return _resolve(str(peer), meta.get("HTTP_X_FORWARDED_FOR"), chat_settings.trusted_proxy_count)

@@ -73,3 +73,27 @@ def test_unknown_username_costs_a_hash(client: Client, user_factory):
     unknown = best_of("nobody-at-all")
     # Without the dummy hash the unknown user would answer ~100x faster.
     assert unknown > 0.5 * known
+
+
+def test_behind_one_proxy_the_lock_follows_the_forwarded_client(
+    client: Client, user_factory, password, settings
+):
+    # docs/deployment.md: nginx connects from 127.0.0.1 and sets X-Forwarded-For to the client.
+    settings.SECUREMSG_TRUSTED_PROXY_COUNT = 1
+    user_factory("alice")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(
+            LOGIN,
+            {"username": "alice", "password": "wrong-password-123"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR="198.51.100.66",
+        )
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["198.51.100.66"]
+    # Everybody else comes through the same proxy address and is not locked.
+    ok = client.post(
+        LOGIN,
+        {"username": "alice", "password": password},
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert ok.status_code == 302
