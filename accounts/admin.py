@@ -1,4 +1,4 @@
-"""Administrators create and manage accounts here, and unlock sign-ins."""
+"""Administrators create and manage accounts here, unlock sign-ins and log users out."""
 
 from __future__ import annotations
 
@@ -15,11 +15,40 @@ from django.urls import URLPattern, path, reverse
 
 from accounts.lockout import unlock
 from accounts.models import User, UsernameThrottle
+from accounts.sessions import log_out_everywhere
 from securemsg.audit import AuditUnavailable
 
 UNLOCK_PERM = "accounts.unlock_signin"
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class SecuremsgUserAdmin(UserAdmin[User]):
+    """Django's user admin plus "log out everywhere"."""
+
+    actions = ("log_out_everywhere_selected",)
+
+    @admin.action(
+        description="Log out everywhere (end every session and secure channel)",
+        permissions=["change"],
+    )
+    def log_out_everywhere_selected(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """End every sign-in session of each selected user, audited; their WebSockets close."""
+        ended = 0
+        for user in queryset:
+            try:
+                ended += log_out_everywhere(user, actor=request.user, request=request)
+            except AuditUnavailable:
+                self.message_user(
+                    request,
+                    f"{user.get_username()} was not logged out: the audit log is unavailable.",
+                    messages.ERROR,
+                )
+                return
+        self.message_user(
+            request,
+            f"Logged out {len(queryset)} user(s) everywhere: {ended} session(s) ended.",
+            messages.SUCCESS,
+        )
 
 
 class UnlockForm(forms.Form):

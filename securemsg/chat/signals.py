@@ -1,8 +1,10 @@
 """Close a user's WebSockets when the sign-in session behind them ends.
 
-Sign-out closes the sockets of that one session; a password change or a
-deactivation closes every socket of the user. The notice travels through
-the channel layer, so it reaches sockets held by any server process.
+Sign-out closes the sockets of that one session; a password change, a
+deactivation or an administrator's "log out everywhere" closes every socket
+of the user. The notice travels through the channel layer, so it reaches
+sockets held by any server process. (Expiry has no event: the consumer
+checks it when it is due, ``securemsg.chat.internal.signin``.)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from accounts.models import User
+from accounts.signals import sessions_ended
 
 
 def _notify(user_id: int, *, session_key: str | None, reason: str) -> None:
@@ -51,3 +54,9 @@ def _on_user_change(sender: type[User], instance: User, **kwargs: Any) -> None:
         return
     user_id = instance.pk
     transaction.on_commit(lambda: _notify(user_id, session_key=None, reason=reason))
+
+
+@receiver(sessions_ended)
+def _on_sessions_ended(sender: Any, user_id: int, reason: str, **kwargs: Any) -> None:
+    # Sent after the deletions committed (accounts.sessions.log_out_everywhere).
+    _notify(user_id, session_key=None, reason=reason)
