@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pin", help="trusted signing key fingerprint (64 hex digits)")
     parser.add_argument(
         "--pin-file", type=Path, help="pin store (default: ~/.config/securemsg/pins.json)"
+    )
+    parser.add_argument(
+        "--cafile",
+        type=Path,
+        help="trust only the CA certificates in this PEM file for https/wss "
+        "(default: the system's trust store)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("keys", help="show the server's keys and whether they chain to the pin")
@@ -134,6 +140,8 @@ async def open_channel(
     server: Server, key_set: KeySet, pins: list[str], user: str
 ) -> tuple[ClientConnection, SecureChannel]:
     """Connect and run the handshake; re-fetch keys.json once on 4412 or an unknown sig_kid."""
+    # websockets refuses ssl=None for wss://: pass a context only when there is one.
+    tls: dict[str, Any] = {} if server.ssl_context is None else {"ssl": server.ssl_context}
     for attempt in range(2):
         ws = await connect(
             server.ws_url,
@@ -141,6 +149,7 @@ async def open_channel(
             additional_headers={"Cookie": server.cookie_header()},
             max_size=MAX_FRAME_SIZE,
             open_timeout=15,
+            **tls,
         )
         try:
             return ws, await handshake(ws, key_set, pins, user=user, origin=server.origin)
@@ -219,7 +228,7 @@ async def _run_command(channel: SecureChannel, args: argparse.Namespace, out: Te
 async def run(args: argparse.Namespace, environ: dict[str, str], out: TextIO) -> int:
     """Execute one parsed command; returns the exit status."""
     try:
-        server = Server.from_url(args.server)
+        server = Server.from_url(args.server, cafile=args.cafile)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     store = PinStore(args.pin_file or default_pin_path(environ))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import http.cookiejar
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from ..protocol import KeySet, ProtocolError, parse_key_set
@@ -34,20 +36,43 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def tls_context(cafile: Path) -> ssl.SSLContext:
+    """A TLS client context that trusts only the CA certificates in ``cafile`` (PEM).
+
+    Raises ValueError naming the file when it cannot be read or holds no
+    certificate. Hostnames are still checked.
+    """
+    try:
+        return ssl.create_default_context(cafile=str(cafile))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(f"cannot use --cafile {cafile}: {reason}") from exc
+
+
 @dataclass
 class Server:
-    """A securemsg server: its origin and the cookies of this client."""
+    """A securemsg server: its origin and the cookies of this client.
+
+    ``ssl_context`` (https only) replaces the system's trust store, e.g. with
+    a private CA (``--cafile``); None uses the system's.
+    """
 
     origin: str
     jar: http.cookiejar.CookieJar
+    ssl_context: ssl.SSLContext | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> Server:
-        """Build from ``--server`` (scheme://host[:port], a path is ignored)."""
+    def from_url(cls, url: str, *, cafile: Path | None = None) -> Server:
+        """Build from ``--server`` (scheme://host[:port], a path is ignored) and ``--cafile``."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("--server must look like https://host[:port]")
-        return cls(f"{parts.scheme}://{parts.netloc}", http.cookiejar.CookieJar())
+        context = None
+        if cafile is not None:
+            if parts.scheme != "https":
+                raise ValueError("--cafile needs an https:// server")
+            context = tls_context(cafile)
+        return cls(f"{parts.scheme}://{parts.netloc}", http.cookiejar.CookieJar(), context)
 
     @property
     def ws_url(self) -> str:
@@ -56,9 +81,13 @@ class Server:
         return f"{scheme}://{self.origin.split('://', 1)[1]}{WS_PATH}"
 
     def _opener(self) -> urllib.request.OpenerDirector:
-        return urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
-        )
+        handlers: list[urllib.request.BaseHandler] = [
+            urllib.request.HTTPCookieProcessor(self.jar),
+            _NoRedirect(),
+        ]
+        if self.ssl_context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=self.ssl_context))
+        return urllib.request.build_opener(*handlers)
 
     def _cookie(self, name: str) -> str | None:
         for cookie in self.jar:
