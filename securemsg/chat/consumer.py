@@ -209,9 +209,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.last_frame = time.monotonic()
         try:
-            if (
-                text_data is None
-                or len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_SIZE
+            if text_data is None or (
+                # A code point is at most 4 bytes: short frames need no encoding to check.
+                len(text_data) > MAX_FRAME_SIZE // 4
+                and len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_SIZE
             ):
                 raise MalformedMessageError("frames are JSON text of at most 65,536 bytes")
             if self.session is not None:

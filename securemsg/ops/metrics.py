@@ -102,8 +102,9 @@ AUDIT_EVENTS = Counter(
 )
 LOCKOUTS = Counter("securemsg_lockouts", "Sign-in lockouts (django-axes)")
 
-for _direction in ("in", "out"):
-    RECORDS.labels(direction=_direction)
+# Bound once: a label look-up per record costs more than the increment.
+_RECORDS_IN = RECORDS.labels(direction="in")
+_RECORDS_OUT = RECORDS.labels(direction="out")
 
 
 # --- the consumer ---------------------------------------------------------------
@@ -143,12 +144,12 @@ def secure_session_ended(established: bool) -> None:
 
 def record_received() -> None:
     """One encrypted record arrived from a client."""
-    RECORDS.labels(direction="in").inc()
+    _RECORDS_IN.inc()
 
 
 def record_sent() -> None:
     """One encrypted record went to a client."""
-    RECORDS.labels(direction="out").inc()
+    _RECORDS_OUT.inc()
 
 
 def message_stored(created: bool) -> None:
