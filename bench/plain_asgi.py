@@ -4,7 +4,9 @@ Serves everything ``securemsg.asgi:application`` serves and, at
 ``/ws/plain/``, a JSON ping/pong consumer behind the same WebSocket stack
 (origin guard, session middleware, sign-in guard, URL router, Channels'
 ``AsyncWebsocketConsumer``), so that bench/e2e_messages.py compares the
-encrypted ping/pong with the same stack minus securemsg/1, in one process.
+encrypted ping/pong with the same stack minus securemsg/1, in one process;
+and at ``/ws/plain-lean/`` the same consumer dispatched as the securemsg/1
+consumer dispatches (without Channels' per-frame connection clean-up).
 Never routed in production: only the benchmark starts Daphne with
 ``bench.plain_asgi:application``.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path
@@ -39,6 +42,22 @@ class PlainPingConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.send(text_data=json.dumps({"t": "pong", "id": message.get("id")}))
 
 
+class LeanPlainPingConsumer(PlainPingConsumer):
+    """The same ping/pong, dispatched like ``SecureChannelConsumer`` (no per-frame clean-up hop).
+
+    Channels' stock ``dispatch`` closes stale database connections on its
+    sync thread before every handler, a thread trip per frame that the
+    securemsg/1 consumer skips (it does no database work on that thread).
+    Comparing against this consumer isolates what securemsg/1 itself costs.
+    """
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
 application = ProtocolTypeRouter(
     {
         "http": _project.application_mapping["http"],
@@ -46,7 +65,11 @@ application = ProtocolTypeRouter(
             auth_middleware_stack(
                 SignedInGuard(
                     URLRouter(
-                        [*websocket_urlpatterns, path("ws/plain/", PlainPingConsumer.as_asgi())]
+                        [
+                            *websocket_urlpatterns,
+                            path("ws/plain/", PlainPingConsumer.as_asgi()),
+                            path("ws/plain-lean/", LeanPlainPingConsumer.as_asgi()),
+                        ]
                     )
                 )
             )
