@@ -15,8 +15,9 @@ from tests.support.daphne_server import DaphneServer
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext
 
-# --backend=sqlite|postgres-redis, the real Redis/PostgreSQL fixtures (tests/support/services.py).
-pytest_plugins = ["tests.support.services"]
+# --backend=sqlite|postgres-redis, the real Redis/PostgreSQL fixtures (tests/support/services.py);
+# server keys made once per session (tests/support/keypool.py).
+pytest_plugins = ["tests.support.services", "tests.support.keypool"]
 
 #: A password that passes every validator; tests scan for it where secrets must not appear.
 PASSWORD = "correct-horse-battery-staple-42"
