@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.browser import launch_chromium
 from tests.support.daphne_server import DaphneServer
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import Browser, BrowserContext, Playwright
 
 # --backend=sqlite|postgres-redis, the real Redis/PostgreSQL fixtures (tests/support/services.py);
 # server keys made once per session (tests/support/keypool.py).
@@ -143,21 +143,25 @@ def daphne(live_env: dict[str, str], tmp_path: Path) -> Iterator[DaphneServer]:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    """Debian's headless Chromium through Playwright (one per test session)."""
+def playwright_api() -> Iterator[Playwright]:
+    """Playwright's sync API (one per test session; every browser is launched from it)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API drives an event loop in this thread; Django's ORM
     # calls in the same test are still synchronous and safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_api: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright (one per test session)."""
+    browser = launch_chromium(playwright_api)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@ PostgreSQL test database and the Redis server started by
 ``--backend=postgres-redis`` (tests/support/services.py); without that
 backend the tests here are skipped. Clients are the project's Python client
 (``securemsg.client.handshake``) over real WebSockets (``websockets``).
+
+``nginx_proxy`` puts docs/deployment.md's nginx in front of the two servers,
+with a throwaway CA's certificate (``tls_pki``) and the static files
+collected once per session (``collected_static``); ``connect_through``
+opens a secure channel through it over wss.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ from asgiref.sync import sync_to_async
 from securemsg.client import SecureChannel, handshake
 from securemsg.protocol import KeySet, parse_key_set
 from tests.support.daphne_server import ROOT, DaphneServer
+from tests.support.nginx import NginxProxy
+from tests.support.ports import free_port
 from tests.support.services import PostgresCluster, RedisServer
+from tests.support.tls import ThrowawayPKI, make_throwaway_pki
 from tests.support.ws import active_pins, create_session
 
 #: Users every scale-out test has.
@@ -153,3 +161,139 @@ async def receive_type(channel: SecureChannel, kind: str, timeout: float = OP_TI
             message = await channel.receive()
             if message.get("t") == kind:
                 return message
+
+
+# --- docs/deployment.md's nginx in front of the cluster, over TLS -----------------
+
+
+@dataclass(frozen=True)
+class ProxyPorts:
+    """The ports nginx will listen on, known before the workers start (their env names them)."""
+
+    https: int
+    http: int
+
+    @property
+    def origin(self) -> str:
+        """The https origin clients use."""
+        return f"https://127.0.0.1:{self.https}"
+
+
+@pytest.fixture(scope="session")
+def tls_pki(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayPKI:
+    """A throwaway CA and its server certificate for 127.0.0.1 (one per session)."""
+    return make_throwaway_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``manage.py collectstatic`` under the production profile, once; the STATIC_ROOT."""
+    data_dir = tmp_path_factory.mktemp("static-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREMSG_")}
+    env.update(
+        SECUREMSG_ENV="production",
+        SECRET_KEY="collectstatic-only-" + "s" * 50,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECUREMSG_DATA_DIR=str(data_dir),
+        PYTHONPATH=str(ROOT),
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return data_dir / "static"
+
+
+@pytest.fixture
+def proxy_ports() -> ProxyPorts:
+    """Free ports for nginx's https (documented 443) and http (documented 80) listeners."""
+    return ProxyPorts(https=free_port(), http=free_port())
+
+
+@pytest.fixture
+def nginx_proxy(
+    cluster: Cluster,
+    proxy_ports: ProxyPorts,
+    tls_pki: ThrowawayPKI,
+    collected_static: Path,
+    tmp_path: Path,
+) -> Iterator[NginxProxy]:
+    """nginx running docs/deployment.md's block in front of the cluster's two workers."""
+    proxy = NginxProxy(
+        tmp_path / "nginx",
+        [server.port for server in cluster.servers],
+        tls_pki,
+        collected_static,
+        https_port=proxy_ports.https,
+        http_port=proxy_ports.http,
+    )
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+async def fetch_keys_through(proxy: NginxProxy) -> dict[str, Any]:
+    """keys.json as the proxy serves it (https, the test CA as trust anchor)."""
+    import json
+    import urllib.request
+
+    def fetch() -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{proxy.origin}/.well-known/securemsg/keys.json", headers={"Cache-Control": "no-cache"}
+        )
+        with urllib.request.urlopen(
+            request, context=proxy.pki.client_context(), timeout=OP_TIMEOUT
+        ) as response:
+            document: dict[str, Any] = json.load(response)
+            return document
+
+    return await asyncio.to_thread(fetch)
+
+
+async def connect_through(
+    proxy: NginxProxy,
+    cluster: Cluster,
+    username: str,
+    *,
+    session_key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> SecureChannel:
+    """A secure channel for ``username`` over wss through nginx.
+
+    Uses ``session_key`` (a new signed-in session by default) as the session
+    cookie; ``headers`` are added to the upgrade request.
+    """
+    document = await fetch_keys_through(proxy)
+    if session_key is None:
+        session_key = await sync_to_async(create_session)(cluster.users[username])
+    socket = await websockets.connect(
+        proxy.origin.replace("https://", "wss://") + "/ws/securemsg/",
+        origin=websockets.Origin(proxy.origin),
+        additional_headers={"Cookie": f"sessionid={session_key}", **(headers or {})},
+        ssl=proxy.pki.client_context(),
+        open_timeout=OP_TIMEOUT,
+        max_size=2**17,
+    )
+    try:
+        return await handshake(
+            socket,
+            parse_key_set(document),
+            active_pins(document),
+            user=username,
+            origin=proxy.origin,
+        )
+    except BaseException:
+        await socket.close()
+        raise
+
+
+def websocket_connects(server: DaphneServer) -> int:
+    """How many WebSockets ``server`` accepted so far (Daphne's access log)."""
+    return server.log().count("WSCONNECT /ws/securemsg/")

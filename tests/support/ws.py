@@ -24,12 +24,17 @@ from securemsg.protocol import ClientHandshake, Session, decode_frame, encode_js
 ORIGIN = "http://testserver"
 
 
-def create_session(user: Any) -> str:
-    """Create a signed-in Django session for ``user`` and return its key."""
+def create_session(user: Any, *, expires_in: int | None = None) -> str:
+    """Create a signed-in Django session for ``user`` and return its key.
+
+    ``expires_in`` (seconds) ends the session early (default: SESSION_COOKIE_AGE).
+    """
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    if expires_in is not None:
+        store.set_expiry(expires_in)
     store.create()
     assert store.session_key is not None
     return store.session_key
