@@ -17,25 +17,61 @@ header like nginx's, which is the misconfiguration this module avoids.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+import logging
+from typing import Any, Final
 
 from securemsg.chat.conf import chat_settings
+from securemsg.ops import metrics
 
-__all__ = ["client_address", "request_client_address"]
+__all__ = ["MISMATCH_ADVICE", "client_address", "request_client_address"]
+
+logger = logging.getLogger("securemsg.proxy")
+
+#: What each kind of mismatch between the headers and the configuration means.
+MISMATCH_ADVICE: Final = {
+    "untrusted_header": (
+        "a request carries X-Forwarded-For but SECUREMSG_TRUSTED_PROXY_COUNT is 0: if a proxy "
+        "is in front, every client shares its address for lockouts, limits and audit (one "
+        "attacker can lock everybody out); set the count. Otherwise a client sent the header "
+        "and it was ignored"
+    ),
+    "missing_header": (
+        "SECUREMSG_TRUSTED_PROXY_COUNT is set but a request came without enough X-Forwarded-For "
+        "entries: a worker is reachable without the proxy, or the proxy does not set the header "
+        "(docs/deployment.md, nginx); the socket address was used"
+    ),
+    "bad_address": (
+        "the X-Forwarded-For entry the trusted proxy should have written is not an IP address; "
+        "the socket address was used"
+    ),
+}
+_warned: set[str] = set()
+
+
+def _mismatch(kind: str) -> None:
+    """Count a mismatch; log the advice once per kind and process (not per request)."""
+    metrics.proxy_header_mismatch(kind)
+    if kind not in _warned:
+        _warned.add(kind)
+        logger.warning("proxy configuration mismatch (%s): %s", kind, MISMATCH_ADVICE[kind])
 
 
 def _resolve(peer: str, forwarded_for: str | None, proxies: int) -> str:
     """The client address given the peer, the X-Forwarded-For value and the proxy count."""
-    if proxies <= 0 or not forwarded_for:
+    if proxies <= 0:
+        if forwarded_for:
+            _mismatch("untrusted_header")
         return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
     if len(hops) < proxies:
+        _mismatch("missing_header")
         return peer
     candidate = hops[-proxies]
     try:
         ipaddress.ip_address(candidate)
     except ValueError:
         # A trusted proxy never writes this; refuse to key limits or audit rows on it.
+        _mismatch("bad_address")
         return peer
     return candidate
 

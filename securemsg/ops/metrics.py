@@ -30,6 +30,7 @@ __all__ = [
     "LOCKOUTS",
     "MESSAGES_DELIVERED",
     "MESSAGES_STORED",
+    "PROXY_HEADER_MISMATCHES",
     "RECORDS",
     "RECORDS_REJECTED",
     "SECURE_SESSIONS",
@@ -42,6 +43,7 @@ __all__ = [
     "lockout",
     "message_delivered",
     "message_stored",
+    "proxy_header_mismatch",
     "record_received",
     "record_sent",
     "secure_session_ended",
@@ -101,6 +103,11 @@ AUDIT_EVENTS = Counter(
     "securemsg_audit_events", "Audit events committed by this process, by event type", ["event"]
 )
 LOCKOUTS = Counter("securemsg_lockouts", "Sign-in lockouts (django-axes)")
+PROXY_HEADER_MISMATCHES = Counter(
+    "securemsg_proxy_header_mismatches",
+    "Requests whose X-Forwarded-For does not fit SECUREMSG_TRUSTED_PROXY_COUNT, by kind",
+    ["kind"],
+)
 
 # Bound once: a label look-up per record costs more than the increment.
 _RECORDS_IN = RECORDS.labels(direction="in")
@@ -183,3 +190,8 @@ def audit_event_committed(event: str) -> None:
 def lockout() -> None:
     """django-axes locked a (username, address) pair out."""
     LOCKOUTS.inc()
+
+
+def proxy_header_mismatch(kind: str) -> None:
+    """A request's X-Forwarded-For did not fit the trusted proxy count (securemsg.chat.netaddr)."""
+    PROXY_HEADER_MISMATCHES.labels(kind=kind).inc()

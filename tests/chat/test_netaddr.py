@@ -57,3 +57,53 @@ def test_django_axes_uses_the_rule(settings: Any) -> None:
 
     settings.SECUREMSG_TRUSTED_PROXY_COUNT = 1
     assert get_client_ip_address(_request("127.0.0.1", "198.51.100.7")) == "198.51.100.7"
+
+
+@pytest.mark.parametrize(
+    ("count", "forwarded", "kind"),
+    [
+        (0, "198.51.100.7", "untrusted_header"),  # a proxy in front, count not set
+        (1, None, "missing_header"),  # a worker reached without the proxy
+        (2, "198.51.100.7", "missing_header"),  # one proxy less than configured
+        (1, "not-an-address", "bad_address"),
+    ],
+)
+def test_a_header_that_does_not_fit_the_proxy_count_is_counted_and_logged_once(
+    settings: Any, caplog: pytest.LogCaptureFixture, count: int, forwarded: str | None, kind: str
+) -> None:
+    from securemsg.chat import netaddr
+    from securemsg.ops.metrics import PROXY_HEADER_MISMATCHES
+
+    settings.SECUREMSG_TRUSTED_PROXY_COUNT = count
+    netaddr._warned.discard(kind)
+    counter = PROXY_HEADER_MISMATCHES.labels(kind=kind)
+    before = counter._value.get()
+    with caplog.at_level("WARNING", logger="securemsg.proxy"):
+        for _ in range(3):
+            request_client_address(_request("127.0.0.1", forwarded))
+    assert counter._value.get() == before + 3
+    warnings = [r for r in caplog.records if r.name == "securemsg.proxy"]
+    assert len(warnings) == 1
+    assert kind in warnings[0].getMessage()
+    assert "198.51.100.7" not in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize(("count", "forwarded"), [(0, None), (1, "198.51.100.7")])
+def test_a_matching_configuration_counts_nothing(
+    settings: Any, count: int, forwarded: str | None
+) -> None:
+    from securemsg.ops.metrics import PROXY_HEADER_MISMATCHES
+
+    settings.SECUREMSG_TRUSTED_PROXY_COUNT = count
+    total = sum(
+        m.value
+        for m in next(iter(PROXY_HEADER_MISMATCHES.collect())).samples
+        if m.name.endswith("_total")
+    )
+    request_client_address(_request("127.0.0.1", forwarded))
+    after = sum(
+        m.value
+        for m in next(iter(PROXY_HEADER_MISMATCHES.collect())).samples
+        if m.name.endswith("_total")
+    )
+    assert after == total
