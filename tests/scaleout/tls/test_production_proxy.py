@@ -12,7 +12,11 @@ browsers accept for module scripts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
+import websockets
 
 from tests.scaleout.conftest import Cluster
 from tests.support.https_client import WebClient
@@ -23,6 +27,13 @@ from .conftest import web_client
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 HSTS = "max-age=31536000; includeSubDomains; preload"
+
+
+async def _knock(url: str, origin: str) -> None:
+    """Open a WebSocket at ``url`` and wait until the server closes it."""
+    async with websockets.connect(url, origin=websockets.Origin(origin), open_timeout=10) as socket:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), timeout=10)
 
 
 def test_tls_termination_headers_cookies_and_redirects(
@@ -61,12 +72,21 @@ def test_is_secure_comes_from_nginx_only(cluster: Cluster, nginx_proxy: NginxPro
     # A worker reached directly: without nginx's header the request is plain
     # http (SECURE_SSL_REDIRECT answers); with a forged one it would pass as
     # https, which is why docs/deployment.md binds Daphne to 127.0.0.1 only.
+    # Everything so far came through nginx, which sets X-Forwarded-For: no worker
+    # has seen a request that does not fit SECUREMSG_TRUSTED_PROXY_COUNT=1.
+    for server in cluster.servers:
+        assert "proxy configuration mismatch" not in server.log()
     worker = cluster.servers[0]
     direct = WebClient(worker.url, nginx_proxy.pki.client_context())
     redirected = direct.get("/accounts/login/")
     assert redirected.status == 301
     assert redirected.headers["Location"] == f"https://127.0.0.1:{worker.port}/accounts/login/"
     assert direct.get("/accounts/login/", X_Forwarded_Proto="https").status == 200
+    # A WebSocket opened round nginx (refused: no session) is keyed on an address,
+    # and the missing header is what an operator is warned about (docs/deployment.md).
+    asyncio.run(_knock(f"{worker.ws_url}/ws/securemsg/", nginx_proxy.origin))
+    assert "proxy configuration mismatch (missing_header)" in worker.log()
+    assert "proxy configuration mismatch" not in cluster.servers[1].log()
 
     # USE_X_FORWARDED_HOST stays off: a forged host is neither used nor refused.
     forged_host = client.get("/accounts/login/", X_Forwarded_Host="evil.example")
