@@ -49,6 +49,14 @@ class ChatSettings:
         return float(getattr(settings, "SECUREMSG_REDELIVERY_SECONDS", 5))
 
     @property
+    def db_threads(self) -> int:
+        """Threads for the WebSocket side's database work, each with a connection kept open.
+
+        Read once, when the first one starts.
+        """
+        return max(1, int(getattr(settings, "SECUREMSG_DB_THREADS", 1)))
+
+    @property
     def trusted_proxy_count(self) -> int:
         """Reverse proxies in front that append to X-Forwarded-For."""
         return int(getattr(settings, "SECUREMSG_TRUSTED_PROXY_COUNT", 0))

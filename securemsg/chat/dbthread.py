@@ -1,4 +1,4 @@
-"""One long-lived thread for the WebSocket side's database work, with a connection kept open.
+"""Long-lived threads for the WebSocket side's database work, with connections kept open.
 
 The shipped settings keep ``CONN_MAX_AGE = 0``: under ASGI, Django serves
 each HTTP request's synchronous code on a thread made for that request, so
@@ -8,18 +8,20 @@ opens and closes a connection around every call, which cost a WebSocket
 handshake more than its RSA work (docs/performance.md).
 
 The consumers, their session loading and the redelivery sweep run their
-database work here instead, on one thread that lives as long as the process,
-one call at a time in submission order (as Channels' single shared thread
-did). Its connection stays open between calls and is closed
+database work here instead: on ``SECUREMSG_DB_THREADS`` threads (default 1,
+as Channels' single shared thread; more did not help on SQLite) that live as
+long as the process. A call goes to the thread with the fewest jobs waiting,
+the first of equals, so calls one after another reuse one connection. Each
+thread's connection stays open between calls and is closed
 
 - after a call that left it unusable (a database error and a failed
   health check) or inside a transaction (never reused in that state),
 - after :data:`IDLE_SECONDS` without a call, and
 - :data:`MAX_AGE_SECONDS` after it was opened (the server may recycle it),
 
-and :func:`close_connections` closes it on demand (tests, before the test
-database is dropped). Each call runs in a copy of the caller's context, so
-the connection id bound by the consumer reaches the audit event.
+and :func:`close_connections` closes them on demand. Each call runs in a
+copy of the caller's context, so the connection id bound by the consumer
+reaches the audit event.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from concurrent.futures import Future
 from typing import Any, Final, ParamSpec, TypeVar
 
 from django.db import connections
+
+from securemsg.chat.conf import chat_settings
 
 __all__ = ["IDLE_SECONDS", "MAX_AGE_SECONDS", "close_connections", "run"]
 
@@ -79,55 +83,81 @@ def _close_all() -> None:
         connection.close()
 
 
-class _DatabaseThread:
-    """A single worker thread with a job queue (started on first use)."""
+class _Worker:
+    """One database thread with its own job queue and connection."""
 
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def submit(self, job: Callable[[], Any]) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._jobs.put((future, job))
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="securemsg-db", daemon=True)
-                self._thread.start()
-        return future
+    def __init__(self, name: str) -> None:
+        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        #: Jobs submitted and not finished (read and written under the pool's lock).
+        self.pending = 0
+        self.thread = threading.Thread(target=self._work, name=name, daemon=True)
 
     def _work(self) -> None:
         opened_at: float | None = None
         while True:
             try:
-                future, job = self._jobs.get(timeout=IDLE_SECONDS if opened_at else None)
+                future, job = self.jobs.get(timeout=IDLE_SECONDS if opened_at else None)
             except queue.Empty:
                 _close_all()
                 opened_at = None
                 continue
-            if not future.set_running_or_notify_cancel():
-                continue
             try:
-                result = job()
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(job())
+                    except BaseException as exc:
+                        future.set_exception(exc)
             finally:
                 opened_at = _release(opened_at)
+                _pool.finished(self)
 
 
-_thread = _DatabaseThread()
+class _Pool:
+    """The database threads, started on first use; a job goes to the least busy one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+
+    def _started(self) -> list[_Worker]:
+        if not self._workers:
+            count = chat_settings.db_threads
+            self._workers = [_Worker(f"securemsg-db-{i}") for i in range(count)]
+            for worker in self._workers:
+                worker.thread.start()
+        return self._workers
+
+    def submit(self, job: Callable[[], Any], worker: _Worker | None = None) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            # min() keeps the first of equals: sequential calls reuse one connection.
+            chosen = worker or min(self._started(), key=lambda w: w.pending)
+            chosen.pending += 1
+        chosen.jobs.put((future, job))
+        return future
+
+    def finished(self, worker: _Worker) -> None:
+        with self._lock:
+            worker.pending -= 1
+
+    def submit_to_each(self, job: Callable[[], Any]) -> list[Future[Any]]:
+        with self._lock:
+            workers = list(self._workers)
+        return [self.submit(job, worker) for worker in workers]
+
+
+_pool = _Pool()
 
 
 async def run(func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    """Run ``func(*args, **kwargs)`` on the database thread and return its result."""
+    """Run ``func(*args, **kwargs)`` on a database thread and return its result."""
     context = contextvars.copy_context()
-    future = _thread.submit(lambda: context.run(func, *args, **kwargs))
+    future = _pool.submit(lambda: context.run(func, *args, **kwargs))
     result: _T = await asyncio.wrap_future(future)
     return result
 
 
 def close_connections() -> None:
-    """Close the database thread's connections now (blocks until done; not from the loop)."""
-    _thread.submit(_close_all).result()
+    """Close every database thread's connection now (blocks until done; not from the loop)."""
+    for future in _pool.submit_to_each(_close_all):
+        future.result()

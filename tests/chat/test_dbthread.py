@@ -34,7 +34,7 @@ async def test_calls_run_in_order_on_one_named_thread():
 
     results = [await dbthread.run(note, i) for i in range(5)]
     assert results == [0, 2, 4, 6, 8]
-    assert seen == [(i, "securemsg-db") for i in range(5)]
+    assert seen == [(i, "securemsg-db-0") for i in range(5)]
 
 
 async def test_exceptions_reach_the_caller():
@@ -55,7 +55,7 @@ async def test_the_connection_stays_open_between_calls(transactional_db):
     first = await dbthread.run(_raw_connection)
     assert await dbthread.run(User.objects.count) == 0
     name, second = await dbthread.run(_state)
-    assert name == "securemsg-db" and second is first
+    assert name == "securemsg-db-0" and second is first
     await dbthread.run(lambda: connection.close())  # a job may close it too
     assert (await dbthread.run(_state))[1] is None
 
@@ -99,3 +99,15 @@ async def test_an_idle_connection_is_closed(transactional_db, monkeypatch):
     await dbthread.run(_raw_connection)
     await asyncio.sleep(0.6)
     assert (await dbthread.run(_state))[1] is None
+
+
+async def test_several_threads_share_the_work(settings):
+    settings.SECUREMSG_DB_THREADS = 2
+    pool = dbthread._Pool()
+    release = threading.Event()
+    blocked = pool.submit(lambda: release.wait(10) and threading.current_thread().name)
+    # The first thread is busy: the next job goes to the other one.
+    assert pool.submit(lambda: threading.current_thread().name).result(10) == "securemsg-db-1"
+    release.set()
+    assert blocked.result(10) == "securemsg-db-0"
+    assert [f.result(10) for f in pool.submit_to_each(lambda: 1)] == [1, 1]
