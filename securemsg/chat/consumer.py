@@ -464,7 +464,10 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if remaining <= 0:
                 await self._close(CloseCode.TIMEOUT, "idle timeout")
                 return
-            await asyncio.sleep(min(remaining, 1.0) + 0.01)
+            # Sleep until the deadline, not in short steps: a frame received
+            # meanwhile moves it, and the loop sleeps again for the rest. One
+            # wake-up per timeout, not per second, for each idle session.
+            await asyncio.sleep(remaining + 0.01)
 
     # --- closing and auditing --------------------------------------------------
 
