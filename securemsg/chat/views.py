@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import posixpath
+import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.staticfiles import finders
@@ -17,6 +19,10 @@ import keyvault
 from accounts.models import User
 
 CHAT_SCRIPT = "js/chat.mjs"
+#: Static module imports (``import ... from "./x.mjs"``, ``export ... from``, ``import "./x.mjs"``).
+_RELATIVE_IMPORT: Final = re.compile(
+    r"""^\s*(?:import|export)\b[^;]*?["'](\.{1,2}/[^"']+\.mjs)["']""", re.M | re.S
+)
 
 
 @lru_cache(maxsize=8)
@@ -34,6 +40,40 @@ def static_integrity(static_path: str) -> str:
     found = finders.find(static_path)
     mtime = os.stat(str(found)).st_mtime_ns if found else 0
     return _integrity(static_path, mtime)
+
+
+def _source(static_path: str) -> str:
+    found = finders.find(static_path)
+    if not found:
+        raise FileNotFoundError(static_path)
+    with open(str(found), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def module_graph(entry: str) -> list[str]:
+    """Static paths of every module ``entry`` imports, directly or not (``entry`` excluded).
+
+    The page lists each one in a ``<link rel="modulepreload" integrity=...>``:
+    the browser checks a module's hash when the preload fetches it and the
+    import then takes that checked copy, so Subresource Integrity covers the
+    whole graph, not only the entry script (an import map would do the same
+    but must be an inline script, which the CSP forbids).
+    """
+    seen: list[str] = []
+    pending = [entry]
+    while pending:
+        current = pending.pop(0)
+        for relative in _RELATIVE_IMPORT.findall(_source(current)):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(current), relative))
+            if path != entry and path not in seen:
+                seen.append(path)
+                pending.append(path)
+    return sorted(seen)
+
+
+def module_preloads(entry: str) -> list[tuple[str, str]]:
+    """``(static path, integrity)`` for every module of ``entry``'s import graph."""
+    return [(path, static_integrity(path)) for path in module_graph(entry)]
 
 
 class ChatView(LoginRequiredMixin, TemplateView):
@@ -57,5 +97,6 @@ class ChatView(LoginRequiredMixin, TemplateView):
             ),
             ws_path="/ws/securemsg/",
             chat_script_integrity=static_integrity(CHAT_SCRIPT),
+            module_preloads=module_preloads(CHAT_SCRIPT),
         )
         return context

@@ -129,6 +129,49 @@ def test_reconnect_after_server_restart_delivers_queued_messages(people, daphne)
     alice.page.wait_for_selector("#messages .message[data-state=delivered]", timeout=20_000)
 
 
+def test_every_module_is_covered_by_subresource_integrity(
+    live_vault, daphne, chromium, user_factory
+):
+    # A module deep in the import graph, changed on the way (a proxy, a CDN):
+    # its modulepreload integrity fails and the chat never starts.
+    user = user_factory("alice")
+    context = chromium.new_context()
+    try:
+
+        def tamper(route: Any) -> None:
+            response = route.fetch()
+            route.fulfill(response=response, body=response.text() + "\n// changed in transit\n")
+
+        context.route(re.compile(r".*/static/js/securemsg/records\.mjs$"), tamper)
+        chat = ChatPage(context, daphne, user)
+        chat.page.wait_for_function("() => document.readyState === 'complete'", timeout=20_000)
+        deadline = 20_000
+        while deadline > 0 and not any("integrity" in line for line in chat.console):
+            chat.page.wait_for_timeout(250)
+            deadline -= 250
+        assert any("records.mjs" in line and "integrity" in line for line in chat.console), (
+            chat.console
+        )
+        chat.page.wait_for_timeout(1_000)
+        assert chat.page.locator(SECURE).count() == 0
+        assert chat.page.locator("#body").is_disabled()
+    finally:
+        context.close()
+
+    # Untouched, the same page comes up secure (the preloads are the modules it imports).
+    context = chromium.new_context()
+    try:
+        chat = ChatPage(context, daphne, user)
+        chat.wait_secure()
+        html = chat.page.content()
+        assert (
+            html.count('rel="modulepreload"') == len(re.findall(r"integrity=\"sha384-", html)) - 1
+        )
+        assert not any("integrity" in line for line in chat.console), chat.console
+    finally:
+        context.close()
+
+
 def test_unendorsed_signing_key_change_is_refused(live_vault, daphne, chromium, user_factory):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
