@@ -6,22 +6,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from prometheus_client import CollectorRegistry
 
-import keyvault
+from tests.chat.conftest import vault  # an initialised key vault; the fixture gives keys.json
 
-
-@pytest.fixture
-def ops_vault(transactional_db: None, settings: Any, tmp_path: Any) -> dict[str, Any]:
-    """An initialised key vault (RSA-2048 keys, keyring in ``tmp_path``); its keys.json."""
-    settings.KEYVAULT_MASTER_KEY_FILE = str(tmp_path / "master-keyring.json")
-    settings.KEYVAULT_KEY_ALGORITHM = "RSA-2048"
-    keyvault.reset_caches()
-    call_command("keyvault", "init", verbosity=0)
-    return keyvault.keys_document()
+__all__ = ["admin_client_for", "audit_insert_blocked", "sample", "vault"]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def _doctor(*args: str) -> tuple[int, str]:
     return 0, out.getvalue()
 
 
-def test_all_green_exits_zero(ops_vault):
+def test_all_green_exits_zero(vault):
     status, output = _doctor()
     assert status == 0, output
     lines = output.splitlines()
@@ -31,7 +31,7 @@ def test_all_green_exits_zero(ops_vault):
     assert lines[-1] == "Overall: OK"
 
 
-def test_failing_row_says_what_to_do_and_exits_two(ops_vault, settings):
+def test_failing_row_says_what_to_do_and_exits_two(vault, settings):
     Path(settings.KEYVAULT_MASTER_KEY_FILE).unlink()
     keyvault.reset_caches()
     status, output = _doctor()
@@ -44,7 +44,7 @@ def test_failing_row_says_what_to_do_and_exits_two(ops_vault, settings):
     assert output.rstrip().endswith("Overall: FAIL")
 
 
-def test_warning_exits_one(ops_vault):
+def test_warning_exits_one(vault):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -59,7 +59,7 @@ def test_warning_exits_one(ops_vault):
     assert "keyvault rotate --due" in output
 
 
-def test_json_output(ops_vault, audit_insert_blocked):
+def test_json_output(vault, audit_insert_blocked):
     status, output = _doctor("--json")
     assert status == 2
     body = json.loads(output)
@@ -69,7 +69,7 @@ def test_json_output(ops_vault, audit_insert_blocked):
     assert body["checks"]["key_vault"]["status"] == "ok"
 
 
-def test_output_holds_no_master_key(ops_vault, settings):
+def test_output_holds_no_master_key(vault, settings):
     keyring = json.loads(Path(settings.KEYVAULT_MASTER_KEY_FILE).read_text())
     status, output = _doctor("--json")
     assert status == 0

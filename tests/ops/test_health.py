@@ -23,7 +23,7 @@ def _ready(client: Client) -> tuple[int, dict[str, Any]]:
     return response.status_code, json.loads(response.content)
 
 
-def test_readiness_is_green_with_every_dependency(ops_vault, client: Client):
+def test_readiness_is_green_with_every_dependency(vault, client: Client):
     status, body = _ready(client)
     assert status == 200, body
     assert body["status"] == "ok"
@@ -40,7 +40,7 @@ def test_liveness_needs_nothing(db, client: Client, settings, tmp_path: Path):
     assert json.loads(response.content) == {"status": "ok", "checks": {}}
 
 
-def test_master_key_removed_turns_readiness_red(ops_vault, client: Client, settings):
+def test_master_key_removed_turns_readiness_red(vault, client: Client, settings):
     keyring = Path(settings.KEYVAULT_MASTER_KEY_FILE)
     keyring.unlink()
     keyvault.reset_caches()
@@ -58,7 +58,7 @@ def test_master_key_removed_turns_readiness_red(ops_vault, client: Client, setti
     assert client.get("/health/live").status_code == 200
 
 
-def test_unwritable_audit_table_turns_readiness_red(ops_vault, audit_insert_blocked, client):
+def test_unwritable_audit_table_turns_readiness_red(vault, audit_insert_blocked, client):
     status, body = _ready(client)
     assert status == 503
     assert body["checks"]["audit_log"]["status"] == "fail"
@@ -66,7 +66,7 @@ def test_unwritable_audit_table_turns_readiness_red(ops_vault, audit_insert_bloc
     assert body["checks"]["key_vault"]["status"] == "ok"
 
 
-def test_probe_leaves_no_row(ops_vault, client: Client):
+def test_probe_leaves_no_row(vault, client: Client):
     from securemsg.audit.models import AuditEvent
 
     before = AuditEvent.objects.count()
@@ -75,14 +75,14 @@ def test_probe_leaves_no_row(ops_vault, client: Client):
     assert not AuditEvent.objects.filter(event="ops.readiness_probe").exists()
 
 
-def test_no_active_key_turns_readiness_red(ops_vault, client: Client):
+def test_no_active_key_turns_readiness_red(vault, client: Client):
     ServerKey.objects.filter(purpose="encryption", state="active").update(state="disabled")
     status, body = _ready(client)
     assert status == 503
     assert body["checks"]["key_vault"]["reason"] == "no active key"
 
 
-def test_overdue_rotation_turns_readiness_red(ops_vault, client: Client):
+def test_overdue_rotation_turns_readiness_red(vault, client: Client):
     from keyvault.conf import app_settings
 
     late = timezone.now() - app_settings.max_age("signing") - app_settings.grace - timedelta(days=1)
@@ -92,7 +92,7 @@ def test_overdue_rotation_turns_readiness_red(ops_vault, client: Client):
     assert body["checks"]["key_vault"]["reason"] == "key rotation overdue"
 
 
-def test_rotation_due_within_grace_only_warns(ops_vault, client: Client):
+def test_rotation_due_within_grace_only_warns(vault, client: Client):
     from keyvault.conf import app_settings
 
     due = timezone.now() - app_settings.max_age("signing") - timedelta(hours=1)
@@ -107,7 +107,7 @@ def test_rotation_due_within_grace_only_warns(ops_vault, client: Client):
     }
 
 
-def test_unreachable_redis_turns_readiness_red(ops_vault, client: Client, settings):
+def test_unreachable_redis_turns_readiness_red(vault, client: Client, settings):
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -124,7 +124,7 @@ def test_unreachable_redis_turns_readiness_red(ops_vault, client: Client, settin
     assert "not-a-real-password" not in json.dumps(body)
 
 
-def test_edited_audit_row_turns_readiness_red(ops_vault, client: Client):
+def test_edited_audit_row_turns_readiness_red(vault, client: Client):
     from securemsg.audit.models import AuditEvent
 
     row = AuditEvent.objects.order_by("-seq").first()
@@ -137,13 +137,13 @@ def test_edited_audit_row_turns_readiness_red(ops_vault, client: Client):
 
 
 @pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
-def test_endpoints_are_not_cached(ops_vault, client: Client, path: str):
+def test_endpoints_are_not_cached(vault, client: Client, path: str):
     response = client.get(path)
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
     assert django_settings.ROOT_URLCONF == "securemsg.urls"
 
 
-def test_unusable_second_sink_turns_readiness_red(ops_vault, client: Client, settings, tmp_path):
+def test_unusable_second_sink_turns_readiness_red(vault, client: Client, settings, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     settings.SECUREMSG_AUDIT_FILE = str(blocker / "audit.jsonl")
@@ -152,7 +152,7 @@ def test_unusable_second_sink_turns_readiness_red(ops_vault, client: Client, set
     assert body["checks"]["audit_log"]["reason"] == "audit log not writable"
 
 
-def test_a_held_sqlite_write_lock_fails_the_probe_within_its_timeout(ops_vault, client: Client):
+def test_a_held_sqlite_write_lock_fails_the_probe_within_its_timeout(vault, client: Client):
     # Another writer holds SQLite's lock; without a bounded wait the probe
     # would sit out the 30 s busy timeout and the answer would come too late.
     if connection.vendor != "sqlite":

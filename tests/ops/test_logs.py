@@ -43,12 +43,12 @@ def test_client_request_id_is_kept_only_behind_a_trusted_proxy(db, client: Clien
 
 
 @pytest.mark.asyncio
-async def test_connection_id_is_recorded_in_handshake_events(ops_vault, user_factory):
+async def test_connection_id_is_recorded_in_handshake_events(vault, user_factory):
     alice = await sync_to_async(user_factory)("alice")
     for _ in range(2):
         communicator, connected, _code = await connect_as(alice)
         assert connected
-        await handshake(communicator, ops_vault, username="alice")
+        await handshake(communicator, vault, username="alice")
         await communicator.disconnect()
     query = AuditEvent.objects.filter(event="handshake.completed").order_by("seq")
     rows = await sync_to_async(lambda: list(query))()
@@ -119,7 +119,7 @@ _PROBE = textwrap.dedent(
 )
 
 
-def test_production_logs_are_json_with_request_id_and_no_secret(ops_vault, settings, tmp_path):
+def test_production_logs_are_json_with_request_id_and_no_secret(vault, settings, tmp_path):
     db = settings.DATABASES["default"]
     if not db["ENGINE"].endswith("sqlite3"):
         pytest.skip("shares the SQLite test database with the child process")

@@ -63,7 +63,7 @@ def test_allow_list_and_token_both_apply(db, client: Client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
 
 
-def test_key_age_gauges(ops_vault, client: Client, settings):
+def test_key_age_gauges(vault, client: Client, settings):
     settings.SECUREMSG_METRICS_ALLOW = ["127.0.0.1"]
     text = client.get("/metrics").content.decode()
     assert 'securemsg_key_age_seconds{purpose="signing"}' in text
@@ -72,7 +72,7 @@ def test_key_age_gauges(ops_vault, client: Client, settings):
 
 
 @pytest.mark.asyncio
-async def test_handshake_and_send_move_the_counters(ops_vault, user_factory, sample):
+async def test_handshake_and_send_move_the_counters(vault, user_factory, sample):
     alice = await sync_to_async(user_factory)("alice")
     bob = await sync_to_async(user_factory)("bob")
     before: dict[str, float] = {
@@ -93,7 +93,7 @@ async def test_handshake_and_send_move_the_counters(ops_vault, user_factory, sam
     for user in (alice, bob):
         communicator, connected, code = await connect_as(user)
         assert connected and code is None
-        sockets.append(await handshake(communicator, ops_vault, username=user.username))
+        sockets.append(await handshake(communicator, vault, username=user.username))
     a, b = sockets
     assert sample("securemsg_handshakes_completed_total") == before["completed"] + 2
     assert sample("securemsg_handshake_duration_seconds_count") == before["hs_count"] + 2
@@ -123,7 +123,7 @@ async def test_handshake_and_send_move_the_counters(ops_vault, user_factory, sam
 
 
 @pytest.mark.asyncio
-async def test_failed_handshake_and_rejected_record_are_counted(ops_vault, user_factory, sample):
+async def test_failed_handshake_and_rejected_record_are_counted(vault, user_factory, sample):
     alice = await sync_to_async(user_factory)("alice")
     communicator, connected, _ = await connect_as(alice)
     assert connected
@@ -134,7 +134,7 @@ async def test_failed_handshake_and_rejected_record_are_counted(ops_vault, user_
     await communicator.disconnect()
 
     communicator, connected, _ = await connect_as(alice)
-    socket = await handshake(communicator, ops_vault, username="alice")
+    socket = await handshake(communicator, vault, username="alice")
     rejected = sample("securemsg_records_rejected_total", {"close_code": "4410"})
     frame = {"t": "rec", "seq": 0, "ct": "AAAA", "mac": "AAAA"}
     await communicator.send_to(text_data=encode_json(frame))

@@ -83,7 +83,7 @@ def _backup_sqlite(source: str, target: Path) -> None:
 
 
 def test_restore_onto_a_new_data_directory(
-    own_audit_sink, ops_vault, user_factory, settings, tmp_path: Path
+    own_audit_sink, vault, user_factory, settings, tmp_path: Path
 ):
     from securemsg.audit.internal.checkpoints import take_checkpoint
     from securemsg.chat.internal import store
@@ -124,7 +124,7 @@ def test_restore_onto_a_new_data_directory(
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
 
 
-def test_database_without_the_keyring_is_refused(ops_vault, settings, tmp_path: Path):
+def test_database_without_the_keyring_is_refused(vault, settings, tmp_path: Path):
     db = settings.DATABASES["default"]
     if not db["ENGINE"].endswith("sqlite3"):
         pytest.skip("copies the SQLite file")

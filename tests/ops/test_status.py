@@ -13,7 +13,7 @@ import keyvault
 STATUS = "/admin/"
 
 
-def test_anonymous_and_non_staff_are_sent_to_sign_in(ops_vault, user_factory):
+def test_anonymous_and_non_staff_are_sent_to_sign_in(vault, user_factory):
     anonymous = Client().get(STATUS)
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
     member = Client()
@@ -22,7 +22,7 @@ def test_anonymous_and_non_staff_are_sent_to_sign_in(ops_vault, user_factory):
     assert member.get("/admin/status/").status_code == 302
 
 
-def test_sign_in_lands_on_the_status_page(ops_vault, user_factory, password):
+def test_sign_in_lands_on_the_status_page(vault, user_factory, password):
     user_factory("root", is_staff=True, is_superuser=True)
     browser = Client()
     response = browser.post(
@@ -35,7 +35,7 @@ def test_sign_in_lands_on_the_status_page(ops_vault, user_factory, password):
     assert 'id="ops-readiness"' in response.content.decode()
 
 
-def test_superuser_sees_every_section(ops_vault, admin_client_for):
+def test_superuser_sees_every_section(vault, admin_client_for):
     from securemsg.audit.internal.checkpoints import take_checkpoint
 
     take_checkpoint()
@@ -54,7 +54,7 @@ def test_superuser_sees_every_section(ops_vault, admin_client_for):
     assert "/admin/keyvault/serverkey/" in html
 
 
-def test_failing_check_is_shown_with_what_to_do(ops_vault, admin_client_for, settings):
+def test_failing_check_is_shown_with_what_to_do(vault, admin_client_for, settings):
     Path(settings.KEYVAULT_MASTER_KEY_FILE).unlink()
     keyvault.reset_caches()
     html = admin_client_for("root", is_superuser=True).get(STATUS).content.decode()
@@ -63,7 +63,7 @@ def test_failing_check_is_shown_with_what_to_do(ops_vault, admin_client_for, set
     assert "Restore the master keyring" in html
 
 
-def test_staff_without_permissions_see_checks_but_not_keys(ops_vault, admin_client_for):
+def test_staff_without_permissions_see_checks_but_not_keys(vault, admin_client_for):
     browser = admin_client_for("helpdesk")
     html = browser.get(STATUS).content.decode()
     assert "Readiness:" in html and "Open secure sessions" in html
@@ -71,7 +71,7 @@ def test_staff_without_permissions_see_checks_but_not_keys(ops_vault, admin_clie
     assert "view server key" in html and "view audit event" in html
 
 
-def test_view_permissions_open_their_sections(ops_vault, user_factory):
+def test_view_permissions_open_their_sections(vault, user_factory):
     user = user_factory("keyholder", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_serverkey"))
     browser = Client()
@@ -81,7 +81,7 @@ def test_view_permissions_open_their_sections(ops_vault, user_factory):
     assert "view audit event" in html
 
 
-def test_page_has_no_inline_script_or_style(ops_vault, admin_client_for):
+def test_page_has_no_inline_script_or_style(vault, admin_client_for):
     response = admin_client_for("root", is_superuser=True).get(STATUS)
     html = response.content.decode()
     assert "<style" not in html
