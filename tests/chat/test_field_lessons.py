@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import Client
 
 import keyvault
 from securemsg.chat.models import Message
 from securemsg.protocol import ClientHandshake, encode_json, parse_key_set, send_request
-from tests.support.ws import active_pins, connect_as, handshake
+from tests.support.ws import (
+    active_pins,
+    close_code,
+    connect_as,
+    fetch_keys_json,
+    handshake,
+)
 
 pytestmark = pytest.mark.asyncio
-
-KEYS_JSON = "/.well-known/securemsg/keys.json"
-
-
-def _fetch_keys_json() -> dict[str, Any]:
-    response = Client().get(KEYS_JSON)
-    assert response.status_code == 200
-    return dict(json.loads(response.content))
-
-
-async def _close_code(communicator: Any, timeout: float = 5.0) -> int:
-    while True:
-        output = await communicator.receive_output(timeout=timeout)
-        if output["type"] == "websocket.close":
-            return int(output["code"])
 
 
 async def test_compromised_encryption_key_gets_4412_and_a_refetch_recovers(chat_users, vault):
     alice = chat_users["alice"]
-    stale = await sync_to_async(_fetch_keys_json)()
+    stale = await sync_to_async(fetch_keys_json)()
     stale_enc = next(k["kid"] for k in stale["keys"] if k["use"] == "enc")
     replacement = await sync_to_async(keyvault.mark_compromised)(stale_enc)
     assert replacement is not None
@@ -45,11 +33,11 @@ async def test_compromised_encryption_key_gets_4412_and_a_refetch_recovers(chat_
     assert connected and code is None
     client = ClientHandshake(parse_key_set(stale), active_pins(stale), user="alice")
     await communicator.send_to(text_data=encode_json(client.client_hello()))
-    assert await _close_code(communicator) == 4412
+    assert await close_code(communicator) == 4412
     await communicator.disconnect()
 
     # The documented recovery: re-fetch keys.json, handshake again.
-    fresh = await sync_to_async(_fetch_keys_json)()
+    fresh = await sync_to_async(fetch_keys_json)()
     fresh_enc = [k["kid"] for k in fresh["keys"] if k["use"] == "enc"]
     assert stale_enc not in fresh_enc and replacement.kid in fresh_enc
     communicator, connected, code = await connect_as(alice)
@@ -121,7 +109,7 @@ async def test_handshake_rate_limit_is_logged_with_its_reason(chat_users, vault,
         if expected is None:
             await communicator.receive_from(timeout=10)  # server_hello
         else:
-            assert await _close_code(communicator) == expected
+            assert await close_code(communicator) == expected
         await communicator.disconnect()
     assert any("4429 (handshake rate limit)" in m for m in _refusals(caplog))
 

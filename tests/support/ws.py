@@ -138,3 +138,25 @@ async def handshake(
     await communicator.send_to(text_data=encode_json(client.receive_server_hello(server_hello)))
     session = client.receive_ready(await communicator.receive_from(timeout=10))
     return SecureSocket(communicator, session, username)
+
+
+KEYS_JSON = "/.well-known/securemsg/keys.json"
+
+
+def fetch_keys_json() -> dict[str, Any]:
+    """keys.json as the server publishes it now (Django's test client; sync)."""
+    import json
+
+    from django.test import Client
+
+    response = Client().get(KEYS_JSON)
+    assert response.status_code == 200
+    return dict(json.loads(response.content))
+
+
+async def close_code(communicator: WebsocketCommunicator, timeout: float = 5.0) -> int:
+    """Drain the socket's output until the server closes it; return the close code."""
+    while True:
+        output = await communicator.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            return int(output["code"])
