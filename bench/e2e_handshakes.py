@@ -202,7 +202,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
         labels = ["raw RSA\n(1 core)"] + [
             f"{r['processes']} Daphne\n{r['variant']}".replace(
                 "persistent DB connections", "persistent DB"
-            )
+            ).replace("persistent + DB thread pool", "4 DB threads")
             for r in runs
         ]
         values = [raw] + [r["per_second"] for r in runs]
