@@ -19,7 +19,8 @@ thread's connection stays open between calls and is closed
 - after :data:`IDLE_SECONDS` without a call, and
 - :data:`MAX_AGE_SECONDS` after it was opened (the server may recycle it),
 
-and :func:`close_connections` closes them on demand. Each call runs in a
+and :func:`close_connections` closes them on demand, as does a clean exit of the
+process (SQLite then checkpoints its WAL). Each call runs in a
 copy of the caller's context, so the connection id bound by the consumer
 reaches the audit event.
 """
@@ -27,6 +28,8 @@ reaches the audit event.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import contextvars
 import queue
 import threading
@@ -45,6 +48,8 @@ __all__ = ["IDLE_SECONDS", "MAX_AGE_SECONDS", "close_connections", "run"]
 IDLE_SECONDS: Final = 10.0
 #: A connection is closed this long after it was opened, at the end of a call.
 MAX_AGE_SECONDS: Final = 300.0
+#: At interpreter exit, how long to wait for the threads to close their connections.
+EXIT_WAIT_SECONDS: Final = 5.0
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -86,7 +91,8 @@ def _close_all() -> None:
 class _Worker:
     """One database thread with its own job queue and connection."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pool: _Pool) -> None:
+        self.pool = pool
         self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         #: Jobs submitted and not finished (read and written under the pool's lock).
         self.pending = 0
@@ -109,7 +115,7 @@ class _Worker:
                         future.set_exception(exc)
             finally:
                 opened_at = _release(opened_at)
-                _pool.finished(self)
+                self.pool.finished(self)
 
 
 class _Pool:
@@ -122,9 +128,11 @@ class _Pool:
     def _started(self) -> list[_Worker]:
         if not self._workers:
             count = chat_settings.db_threads
-            self._workers = [_Worker(f"securemsg-db-{i}") for i in range(count)]
+            self._workers = [_Worker(f"securemsg-db-{i}", self) for i in range(count)]
             for worker in self._workers:
                 worker.thread.start()
+            # A clean stop closes the connections (SQLite then checkpoints its WAL).
+            atexit.register(self.close_at_exit)
         return self._workers
 
     def submit(self, job: Callable[[], Any], worker: _Worker | None = None) -> Future[Any]:
@@ -144,6 +152,14 @@ class _Pool:
         with self._lock:
             workers = list(self._workers)
         return [self.submit(job, worker) for worker in workers]
+
+    def close_at_exit(self) -> None:
+        """Close every thread's connection, waiting at most :data:`EXIT_WAIT_SECONDS` in all."""
+        futures = self.submit_to_each(_close_all)
+        deadline = time.monotonic() + EXIT_WAIT_SECONDS
+        for future in futures:
+            with contextlib.suppress(Exception):
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
 
 
 _pool = _Pool()

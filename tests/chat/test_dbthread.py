@@ -111,3 +111,9 @@ async def test_several_threads_share_the_work(settings):
     release.set()
     assert blocked.result(10) == "securemsg-db-0"
     assert [f.result(10) for f in pool.submit_to_each(lambda: 1)] == [1, 1]
+
+
+async def test_a_clean_exit_closes_the_connections(transactional_db):
+    await dbthread.run(_raw_connection)
+    await asyncio.to_thread(dbthread._pool.close_at_exit)
+    assert (await dbthread.run(_state))[1] is None
