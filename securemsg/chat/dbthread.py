@@ -31,6 +31,7 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import logging
 import queue
 import threading
 import time
@@ -41,6 +42,8 @@ from typing import Any, Final, ParamSpec, TypeVar
 from django.db import connections
 
 from securemsg.chat.conf import chat_settings
+
+logger = logging.getLogger("securemsg.chat")
 
 __all__ = ["IDLE_SECONDS", "MAX_AGE_SECONDS", "close_connections", "run"]
 
@@ -88,6 +91,13 @@ def _close_all() -> None:
         connection.close()
 
 
+def _close_quietly() -> None:
+    """Close every connection of this thread, whatever fails on the way."""
+    for connection in connections.all(initialized_only=True):
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
 class _Worker:
     """One database thread with its own job queue and connection."""
 
@@ -104,7 +114,7 @@ class _Worker:
             try:
                 future, job = self.jobs.get(timeout=IDLE_SECONDS if opened_at else None)
             except queue.Empty:
-                _close_all()
+                _close_quietly()
                 opened_at = None
                 continue
             try:
@@ -114,8 +124,25 @@ class _Worker:
                     except BaseException as exc:
                         future.set_exception(exc)
             finally:
-                opened_at = _release(opened_at)
+                opened_at = self._housekeeping(opened_at)
                 self.pool.finished(self)
+
+    @staticmethod
+    def _housekeeping(opened_at: float | None) -> float | None:
+        """``_release``, but a failure closes the connection instead of ending the thread.
+
+        The thread must outlive anything its connection does: if it ended,
+        every later call would wait for it forever.
+        """
+        try:
+            return _release(opened_at)
+        except Exception as exc:
+            logger.warning(
+                "database thread: could not check its connection (%s); closed it",
+                type(exc).__name__,
+            )
+            _close_quietly()
+            return None
 
 
 class _Pool:

@@ -117,3 +117,24 @@ async def test_a_clean_exit_closes_the_connections(transactional_db):
     await dbthread.run(_raw_connection)
     await asyncio.to_thread(dbthread._pool.close_at_exit)
     assert (await dbthread.run(_state))[1] is None
+
+
+async def test_a_failing_connection_check_does_not_end_the_thread(monkeypatch):
+    # E.g. the check after a call cannot reach the database: the thread closes the
+    # connection and keeps serving (it used to end, and every later call hung).
+    calls = 0
+    real = dbthread._release
+
+    def failing_once(opened_at: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database unreachable")
+        return real(opened_at)
+
+    monkeypatch.setattr(dbthread, "_release", failing_once)
+    assert await dbthread.run(lambda: 1) == 1
+    # The check runs after the result is handed over: the later calls prove it ran.
+    assert await asyncio.wait_for(dbthread.run(lambda: 2), timeout=10) == 2
+    assert await asyncio.wait_for(dbthread.run(lambda: 3), timeout=10) == 3
+    assert calls >= 2
