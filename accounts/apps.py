@@ -12,8 +12,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        """Count failed sign-ins per username (``accounts.throttle``)."""
+        """Count failed sign-ins per username (``accounts.throttle``); register the checks."""
         from django.contrib.auth.signals import user_login_failed
+
+        from . import checks  # noqa: F401  (registers the system checks)
 
         user_login_failed.connect(_on_login_failed, dispatch_uid="accounts_username_throttle")
 

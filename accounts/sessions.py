@@ -3,7 +3,9 @@
 Django keeps no index from a user to their sessions: the user id is inside
 each session's signed data. The sessions of one user are found by decoding
 the unexpired rows of the session table, which is fine for an administrator's
-action (one pass, no write except the deletions).
+action (one pass, no write except the deletions). The rows are keyed by a
+hash of each cookie's key (``accounts.session_store``), so they are deleted
+by that stored value: hashing it again would match nothing.
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ __all__ = ["log_out_everywhere", "session_keys_of"]
 
 #: Rows decoded per database round trip while looking for a user's sessions.
 _SCAN_CHUNK = 2000
+#: Rows deleted per query (SQLite caps the parameters of one statement).
+_DELETE_CHUNK = 500
 #: Why the user's WebSockets close (audit log, protocol close reason 4401).
 REASON = "logged_out_everywhere"
 
 
 def session_keys_of(user_id: int) -> list[str]:
-    """The keys of the unexpired sessions signed in as ``user_id``."""
+    """The stored keys (``django_session.session_key``) of the live sessions of ``user_id``.
+
+    These are the hashes the table holds, not cookie values: pass them to
+    ``Session.objects``, never to a ``SessionStore``.
+    """
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     rows = Session.objects.filter(expire_date__gt=timezone.now()).values_list(
         "session_key", "session_data"
@@ -52,12 +60,10 @@ def log_out_everywhere(
     After the commit, ``accounts.signals.sessions_ended`` closes the user's
     secure channels on every server process with 4401.
     """
-    engine = import_module(settings.SESSION_ENGINE)
     with transaction.atomic():
         keys = session_keys_of(user.pk)
-        for key in keys:
-            # Through the engine, so a cached_db engine forgets its cached copy too.
-            engine.SessionStore(session_key=key).delete()
+        for start in range(0, len(keys), _DELETE_CHUNK):
+            Session.objects.filter(session_key__in=keys[start : start + _DELETE_CHUNK]).delete()
         record(
             "auth.logged_out_everywhere",
             actor=actor,

@@ -57,7 +57,7 @@ _SETUP = r"""
 import json, sys, django
 django.setup()
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
+from accounts.session_store import SessionStore
 from django.core.management import call_command
 import keyvault
 from accounts.models import User

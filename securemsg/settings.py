@@ -271,6 +271,9 @@ MIDDLEWARE.append("securemsg.audit.middleware.AuditMiddleware")
 
 # --- Transport and browser protections --------------------------------------
 
+# Django's database sessions, but the table holds only a hash of each key
+# (accounts/session_store.py; docs/security.md, "Database thief").
+SESSION_ENGINE = "accounts.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env_int("SECUREMSG_SESSION_SECONDS", 12 * 3600, minimum=60)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.sessions.models import Session
+
+from accounts.session_store import stored_key
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
@@ -21,8 +24,12 @@ def test_sign_in_and_out_in_the_browser(daphne, browser_context, user_factory, p
     assert "Welcome, alice" in page.inner_text("main")
     # The stylesheet loaded under the CSP (a blocked sheet would leave the default body margin).
     assert page.eval_on_selector("body", "el => getComputedStyle(el).margin") == "0px"
+    # The server stored the hash of the browser's session cookie, not the cookie.
+    (cookie,) = [c["value"] for c in browser_context.cookies() if c["name"] == "sessionid"]
+    assert list(Session.objects.values_list("session_key", flat=True)) == [stored_key(cookie)]
     page.click("text=Sign out")
     page.wait_for_url(f"{daphne.url}/accounts/login/")
+    assert not Session.objects.filter(session_key=stored_key(cookie)).exists()
     assert not [line for line in console if "Content Security Policy" in line], console
 
 

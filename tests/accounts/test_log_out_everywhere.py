@@ -114,13 +114,15 @@ def test_no_audit_no_log_out(user_factory, sent, django_capture_on_commit_callba
 def test_flow_counts_only_the_users_live_sessions(user_factory):
     from datetime import timedelta
 
-    from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
+
+    from accounts.session_store import SessionStore, stored_key
 
     alice = user_factory("alice")
     _signed_in(alice)
     expired = _signed_in(alice).session.session_key
-    Session.objects.filter(session_key=expired).update(
+    assert expired is not None
+    Session.objects.filter(session_key=stored_key(expired)).update(
         expire_date=timezone.now() - timedelta(seconds=1)
     )
     anonymous = SessionStore()
@@ -128,4 +130,5 @@ def test_flow_counts_only_the_users_live_sessions(user_factory):
     anonymous.create()
     assert log_out_everywhere(alice, via="test") == 1
     assert log_out_everywhere(alice, via="test") == 0
-    assert Session.objects.filter(session_key=anonymous.session_key).exists()
+    assert anonymous.session_key is not None
+    assert Session.objects.filter(session_key=stored_key(anonymous.session_key)).exists()

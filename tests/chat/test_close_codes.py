@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 
 from securemsg.protocol import ClientHandshake, encode_json, parse_key_set, send_request
 from tests.support.db_faults import block_inserts, unblock_inserts
-from tests.support.ws import active_pins, connect_as
+from tests.support.ws import active_pins, connect_as, create_session, handshake
 
 pytestmark = pytest.mark.asyncio
 
@@ -168,17 +168,20 @@ async def test_message_rate_limit_is_an_error(chat_users, secure, settings):
     assert (await alice.receive_until("ack"))["id"] == "m0"
 
 
-async def test_sign_out_closes_4401(chat_users, secure, client):
-    alice = await secure(chat_users["alice"])
-    from django.contrib.sessions.models import Session
+async def test_sign_out_closes_4401(chat_users, vault, client):
+    import keyvault
 
-    session_key = await sync_to_async(
-        lambda: Session.objects.order_by("-expire_date").values_list("session_key", flat=True)[0]
-    )()
+    # The cookie of a session the socket was opened with: sign-out closes it.
+    session_key = await sync_to_async(create_session)(chat_users["alice"])
+    communicator, connected, code = await connect_as(chat_users["alice"], session_key=session_key)
+    assert connected and code is None, code
+    document = await sync_to_async(keyvault.keys_document)()
+    alice = await handshake(communicator, document, username="alice")
     client.cookies["sessionid"] = session_key
     response = await sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
     assert await alice.expect_close() == 4401
+    await communicator.disconnect()
 
 
 async def test_vault_failure_closes_4500(chat_users, vault, settings):

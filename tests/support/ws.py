@@ -11,13 +11,14 @@ state machine, so tests exercise the same code as the Python client.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.backends.base import SessionBase
 
 from securemsg.protocol import ClientHandshake, Session, decode_frame, encode_json, parse_key_set
 
@@ -25,11 +26,13 @@ ORIGIN = "http://testserver"
 
 
 def create_session(user: Any, *, expires_in: int | None = None) -> str:
-    """Create a signed-in Django session for ``user`` and return its key.
+    """Create a signed-in Django session for ``user`` and return its key (the cookie value).
 
+    The session goes through the configured engine, so its row holds what a
+    browser sign-in's row holds (``accounts.session_store``: the key's hash).
     ``expires_in`` (seconds) ends the session early (default: SESSION_COOKIE_AGE).
     """
-    store = SessionStore()
+    store: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -137,10 +137,10 @@ def test_live_sign_out_and_password_change_close_client_sockets_within_seconds(
 async def test_session_expiry_closes_the_socket_4401(
     chat_users: dict[str, Any], vault: dict[str, Any]
 ) -> None:
-    from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
 
     import keyvault
+    from accounts.session_store import SessionStore, stored_key
     from tests.support.ws import connect_as, create_session, handshake
 
     def short_session() -> str:
@@ -158,4 +158,6 @@ async def test_session_expiry_closes_the_socket_4401(
     started = time.monotonic()
     assert await alice.expect_close(timeout=2 + CLOSE_WITHIN_SECONDS + 1) == 4401
     assert time.monotonic() - started < 2 + CLOSE_WITHIN_SECONDS
-    assert await sync_to_async(lambda: Session.objects.filter(session_key=key).exists())()
+    assert await sync_to_async(
+        lambda: Session.objects.filter(session_key=stored_key(key)).exists()
+    )()

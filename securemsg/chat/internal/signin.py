@@ -8,27 +8,39 @@ have extended it meanwhile). One query per check, not per second.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
-#: Session engines that keep the expiry date in the ``django_session`` table.
-_DATABASE_ENGINES = frozenset(
-    {"django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"}
-)
+from accounts.session_store import stored_key
+
+
+def _cookie_key(session_key: str) -> str:
+    return session_key
+
+
+#: Session engines that keep the expiry date in the ``django_session`` table,
+#: each with how it turns the cookie's key into the row's ``session_key``.
+_DATABASE_ENGINES: dict[str, Callable[[str], str]] = {
+    "accounts.session_store": stored_key,
+    "django.contrib.sessions.backends.db": _cookie_key,
+    "django.contrib.sessions.backends.cached_db": _cookie_key,
+}
 
 
 def session_deadline(session_key: str | None) -> datetime | None:
     """Return when the signed-in session ``session_key`` expires; None if it already ended."""
     if not session_key:
         return None
-    if settings.SESSION_ENGINE in _DATABASE_ENGINES:
+    row_key = _DATABASE_ENGINES.get(settings.SESSION_ENGINE)
+    if row_key is not None:
         from django.contrib.sessions.models import Session
         from django.utils import timezone
 
-        row = Session.objects.filter(session_key=session_key).values_list(
+        row = Session.objects.filter(session_key=row_key(session_key)).values_list(
             "expire_date", "session_data"
         )
         found = row.first()
