@@ -15,7 +15,8 @@ from tests.support.ws import (
     close_code,
     connect_as,
     fetch_keys_json,
-    handshake,
+    refetch_and_ping,
+    stale_hello_close_code,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -29,23 +30,12 @@ async def test_compromised_encryption_key_gets_4412_and_a_refetch_recovers(chat_
     assert replacement is not None
 
     # A client still holding the old keys.json wraps to the compromised key.
-    communicator, connected, code = await connect_as(alice)
-    assert connected and code is None
-    client = ClientHandshake(parse_key_set(stale), active_pins(stale), user="alice")
-    await communicator.send_to(text_data=encode_json(client.client_hello()))
-    assert await close_code(communicator) == 4412
-    await communicator.disconnect()
+    assert await stale_hello_close_code(alice, stale) == 4412
 
     # The documented recovery: re-fetch keys.json, handshake again.
-    fresh = await sync_to_async(fetch_keys_json)()
+    fresh = await refetch_and_ping(alice)
     fresh_enc = [k["kid"] for k in fresh["keys"] if k["use"] == "enc"]
     assert stale_enc not in fresh_enc and replacement.kid in fresh_enc
-    communicator, connected, code = await connect_as(alice)
-    assert connected and code is None
-    socket = await handshake(communicator, fresh, username="alice")
-    await socket.send({"t": "ping", "id": "p1"})
-    assert (await socket.receive_until("pong"))["id"] == "p1"
-    await socket.close()
 
 
 def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:

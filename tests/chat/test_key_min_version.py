@@ -6,13 +6,10 @@ import pytest
 from asgiref.sync import sync_to_async
 
 import keyvault
-from securemsg.protocol import ClientHandshake, encode_json, parse_key_set
 from tests.support.ws import (
-    active_pins,
-    close_code,
-    connect_as,
     fetch_keys_json,
-    handshake,
+    refetch_and_ping,
+    stale_hello_close_code,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -26,19 +23,8 @@ async def test_client_pinned_below_the_minimum_gets_4412_and_a_refetch_recovers(
     assert report.unusable == (stale_enc,) and report.replacement
 
     # A client still holding the old keys.json wraps to the key below the minimum.
-    communicator, connected, code = await connect_as(alice)
-    assert connected and code is None
-    client = ClientHandshake(parse_key_set(stale), active_pins(stale), user="alice")
-    await communicator.send_to(text_data=encode_json(client.client_hello()))
-    assert await close_code(communicator) == 4412
-    await communicator.disconnect()
+    assert await stale_hello_close_code(alice, stale) == 4412
 
     # The documented recovery: re-fetch keys.json, handshake again.
-    fresh = await sync_to_async(fetch_keys_json)()
+    fresh = await refetch_and_ping(alice)
     assert [k["kid"] for k in fresh["keys"] if k["use"] == "enc"] == [report.replacement]
-    communicator, connected, code = await connect_as(alice)
-    assert connected and code is None
-    socket = await handshake(communicator, fresh, username="alice")
-    await socket.send({"t": "ping", "id": "p1"})
-    assert (await socket.receive_until("pong"))["id"] == "p1"
-    await socket.close()

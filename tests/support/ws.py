@@ -111,10 +111,7 @@ class SecureSocket:
 
     async def expect_close(self, timeout: float = 5.0) -> int:
         """Wait for the server to close; return the close code."""
-        while True:
-            output = await self.communicator.receive_output(timeout=timeout)
-            if output["type"] == "websocket.close":
-                return int(output.get("code", 1000))
+        return await close_code(self.communicator, timeout)
 
     async def close(self) -> None:
         """Disconnect from the client side."""
@@ -162,4 +159,32 @@ async def close_code(communicator: WebsocketCommunicator, timeout: float = 5.0) 
     while True:
         output = await communicator.receive_output(timeout=timeout)
         if output["type"] == "websocket.close":
-            return int(output["code"])
+            return int(output.get("code", 1000))
+
+
+async def stale_hello_close_code(user: Any, keys_document: dict[str, Any]) -> int:
+    """Sign ``user`` in, send a client_hello built from ``keys_document``; the close code.
+
+    For a client still holding an old keys.json (a key since made unusable).
+    """
+    communicator, connected, code = await connect_as(user)
+    assert connected and code is None
+    client = ClientHandshake(
+        parse_key_set(keys_document), active_pins(keys_document), user=user.get_username()
+    )
+    await communicator.send_to(text_data=encode_json(client.client_hello()))
+    closed = await close_code(communicator)
+    await communicator.disconnect()
+    return closed
+
+
+async def refetch_and_ping(user: Any) -> dict[str, Any]:
+    """The documented recovery: re-fetch keys.json, handshake, one ping; return the keys.json."""
+    fresh = await sync_to_async(fetch_keys_json)()
+    communicator, connected, code = await connect_as(user)
+    assert connected and code is None
+    socket = await handshake(communicator, fresh, username=user.get_username())
+    await socket.send({"t": "ping", "id": "p1"})
+    assert (await socket.receive_until("pong"))["id"] == "p1"
+    await socket.close()
+    return fresh
