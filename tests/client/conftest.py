@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -78,12 +79,16 @@ def _handler(site: FakeSite) -> type[http.server.BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_site(key_set) -> Iterator[FakeSite]:
-    """A local HTTP server that behaves like the sign-in form and keys.json."""
+@contextlib.contextmanager
+def serve_fake_site(key_set: Any, tls: ssl.SSLContext | None = None) -> Iterator[FakeSite]:
+    """Serve a ``FakeSite`` on a free port (over https with a server context ``tls``)."""
     site = FakeSite(keys_json=key_set.to_json())
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
-    site.origin = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    site.origin = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -92,6 +97,13 @@ def fake_site(key_set) -> Iterator[FakeSite]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def fake_site(key_set: Any) -> Iterator[FakeSite]:
+    """A local HTTP server that behaves like the sign-in form and keys.json."""
+    with serve_fake_site(key_set) as site:
+        yield site
 
 
 # --- A live server for the client ------------------------------------------------

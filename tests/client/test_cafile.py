@@ -8,9 +8,7 @@ same option over wss through nginx is tested in tests/scaleout/tls/.
 
 from __future__ import annotations
 
-import http.server
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from securemsg.client import Server, main
 from tests.support.tls import ThrowawayPKI, make_throwaway_pki
 
-from .conftest import FakeSite, _handler
+from .conftest import FakeSite, serve_fake_site
 
 
 @pytest.fixture
@@ -31,20 +29,10 @@ def pki(tmp_path: Path) -> ThrowawayPKI:
 @pytest.fixture
 def tls_site(key_set: Any, pki: ThrowawayPKI) -> Iterator[FakeSite]:
     """The fake site over https, with the throwaway CA's certificate for 127.0.0.1."""
-    site = FakeSite(keys_json=key_set.to_json())
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki.server_cert, pki.server_key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    site.origin = f"https://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_fake_site(key_set, tls=context) as site:
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_cafile_makes_the_private_ca_trusted(tls_site, pki, tmp_path, capsys) -> None:
