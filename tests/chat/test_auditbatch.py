@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
 
 from securemsg import audit
@@ -20,16 +21,22 @@ def _event(i: int) -> audit.PreparedEvent:
     return audit.prepare("handshake.completed", target_type="user", target_id=str(i))
 
 
-async def test_events_waiting_together_share_one_commit(transactional_db, monkeypatch):
+@pytest_asyncio.fixture
+async def groups(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the second-sink writes, one per group commit, from now on."""
     await auditbatch.record(_event(-1))  # the first event creates the audit key
-    groups: list[int] = []
+    sizes: list[int] = []
     real = filesink.writer.write_events
 
     def write_events(lines: list[bytes]) -> None:
-        groups.append(len(lines))
+        sizes.append(len(lines))
         real(lines)
 
     monkeypatch.setattr(filesink.writer, "write_events", write_events)
+    return sizes
+
+
+async def test_events_waiting_together_share_one_commit(groups: list[int]):
     seqs = await asyncio.gather(*(auditbatch.record(_event(i)) for i in range(8)))
     assert sorted(seqs) == list(range(seqs[0], seqs[0] + 8))
     assert groups == [8]
@@ -37,16 +44,7 @@ async def test_events_waiting_together_share_one_commit(transactional_db, monkey
     assert set(seqs) <= set(stored)
 
 
-async def test_events_arriving_during_a_commit_go_in_the_next_group(transactional_db, monkeypatch):
-    await auditbatch.record(_event(-1))  # the first event creates the audit key
-    groups: list[int] = []
-    real = filesink.writer.write_events
-
-    def write_events(lines: list[bytes]) -> None:
-        groups.append(len(lines))
-        real(lines)
-
-    monkeypatch.setattr(filesink.writer, "write_events", write_events)
+async def test_events_arriving_during_a_commit_go_in_the_next_group(groups: list[int]):
     first = asyncio.ensure_future(auditbatch.record(_event(0)))
     await asyncio.sleep(0)  # the first group is on its way to the database thread
     rest = [asyncio.ensure_future(auditbatch.record(_event(i))) for i in range(1, 4)]
