@@ -107,6 +107,16 @@ def _manage(env: dict[str, str], *args: str, **popen: Any) -> subprocess.Popen[b
     )
 
 
+def _rerun(env: dict[str, str], *args: str) -> None:
+    """Run ``manage.py ARGS`` to the end after a kill; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 def _kill_when(proc: subprocess.Popen[bytes], ready: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready() and time.monotonic() < deadline and proc.poll() is None:
@@ -155,12 +165,7 @@ def test_keyvault_rewrap_killed_mid_run_every_key_decrypts_and_rerun_completes(
     audit_verifies()
     _handshake_works()
 
-    rerun = subprocess.run(
-        [sys.executable, "manage.py", "keyvault", "rewrap"],
-        cwd=ROOT, env={**os.environ, **live_env}, capture_output=True, text=True, timeout=120,
-        check=False,
-    )  # fmt: skip
-    assert rerun.returncode == 0, rerun.stderr
+    _rerun(live_env, "keyvault", "rewrap")
     assert moved() == total
     assert every_key_decrypts() == total
     audit_verifies()
@@ -190,12 +195,7 @@ def test_keyvault_rotate_killed_mid_run_keys_decrypt_and_rerun_completes(
     audit_verifies()
     _handshake_works()
 
-    rerun = subprocess.run(
-        [sys.executable, "manage.py", "keyvault", "rotate"],
-        cwd=ROOT, env={**os.environ, **live_env}, capture_output=True, text=True, timeout=120,
-        check=False,
-    )  # fmt: skip
-    assert rerun.returncode == 0, rerun.stderr
+    _rerun(live_env, "keyvault", "rotate")
     assert len(set(ServerKey.objects.values_list("kid", flat=True)) - before - made) == 2
     _one_active_per_purpose()
     every_key_decrypts()
