@@ -25,7 +25,16 @@ _RELATIVE_IMPORT: Final = re.compile(
 )
 
 
-@lru_cache(maxsize=8)
+def _mtime(static_path: str) -> int:
+    """The file's modification time (ns), the cache key below; 0 when it is missing."""
+    found = finders.find(static_path)
+    return os.stat(str(found)).st_mtime_ns if found else 0
+
+
+# Keyed by modification time, so a changed file is read again. Sized for every
+# module of the page (the graph has about fifteen): a smaller cache evicted in
+# a cycle and re-read each file on every page view.
+@lru_cache(maxsize=256)
 def _integrity(static_path: str, mtime_ns: int) -> str:
     found = finders.find(static_path)
     if not found:
@@ -37,17 +46,22 @@ def _integrity(static_path: str, mtime_ns: int) -> str:
 
 def static_integrity(static_path: str) -> str:
     """Subresource Integrity value of a static file (recomputed when the file changes)."""
-    found = finders.find(static_path)
-    mtime = os.stat(str(found)).st_mtime_ns if found else 0
-    return _integrity(static_path, mtime)
+    return _integrity(static_path, _mtime(static_path))
 
 
-def _source(static_path: str) -> str:
+@lru_cache(maxsize=256)
+def _imports(static_path: str, mtime_ns: int) -> tuple[str, ...]:
+    """Static paths ``static_path`` imports directly."""
     found = finders.find(static_path)
     if not found:
         raise FileNotFoundError(static_path)
     with open(str(found), encoding="utf-8") as handle:
-        return handle.read()
+        source = handle.read()
+    base = posixpath.dirname(static_path)
+    return tuple(
+        posixpath.normpath(posixpath.join(base, relative))
+        for relative in _RELATIVE_IMPORT.findall(source)
+    )
 
 
 def module_graph(entry: str) -> list[str]:
@@ -63,8 +77,7 @@ def module_graph(entry: str) -> list[str]:
     pending = [entry]
     while pending:
         current = pending.pop(0)
-        for relative in _RELATIVE_IMPORT.findall(_source(current)):
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(current), relative))
+        for path in _imports(current, _mtime(current)):
             if path != entry and path not in seen:
                 seen.append(path)
                 pending.append(path)
