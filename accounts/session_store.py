@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.sessions.backends import db
@@ -55,27 +56,36 @@ def stored_key(session_key: str) -> str:
 class SessionStore(db.SessionStore):
     """Database sessions whose rows are keyed by :func:`stored_key` of the cookie key."""
 
+    #: ``expire_date`` of the row the last load read; None before a load or
+    #: when no live row matched. The WebSocket side takes the session's end
+    #: from here instead of reading the row a second time.
+    loaded_expiry: datetime | None = None
+
     def _get_session_from_db(self) -> AbstractBaseSession | None:
         if self.session_key is None:
             return None
         try:
-            return self.model.objects.get(
+            row = self.model.objects.get(
                 session_key=stored_key(self.session_key), expire_date__gt=timezone.now()
             )
         except (self.model.DoesNotExist, SuspiciousOperation) as exc:
             self._forget_key(exc)
             return None
+        self.loaded_expiry = row.expire_date
+        return row
 
     async def _aget_session_from_db(self) -> AbstractBaseSession | None:
         if self.session_key is None:
             return None
         try:
-            return await self.model.objects.aget(
+            row = await self.model.objects.aget(
                 session_key=stored_key(self.session_key), expire_date__gt=timezone.now()
             )
         except (self.model.DoesNotExist, SuspiciousOperation) as exc:
             self._forget_key(exc)
             return None
+        self.loaded_expiry = row.expire_date
+        return row
 
     def _forget_key(self, exc: Exception) -> None:
         # As Django's db engine does: log a tampered session, start a new one.

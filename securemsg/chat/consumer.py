@@ -38,7 +38,7 @@ from securemsg.chat.exceptions import (
     UnknownUserError,
 )
 from securemsg.chat.internal import store
-from securemsg.chat.internal.signin import session_deadline
+from securemsg.chat.internal.signin import loaded_session_deadline, session_deadline
 from securemsg.chat.netaddr import client_address
 from securemsg.chat.sweeper import sweeper
 from securemsg.ops import correlation
@@ -91,12 +91,12 @@ def _in_rsa_pool(func: Any, *args: Any) -> Any:
     return asyncio.get_running_loop().run_in_executor(_RSA_POOL, run)
 
 
-def _admit(user_id: int, limit: int, session_key: str | None) -> tuple[bool, datetime | None]:
-    """Count a new connection (False past ``limit``), then read when its sign-in session ends."""
+def _admit(user_id: int, limit: int, session: Any) -> tuple[bool, datetime | None]:
+    """Count a new connection (False past ``limit``), then tell when its sign-in session ends."""
     if not limits.open_session(user_id, limit):
         return False, None
     try:
-        return True, session_deadline(session_key)
+        return True, loaded_session_deadline(session)
     except BaseException:
         limits.close_session(user_id)
         raise
@@ -174,7 +174,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 _admit,
                 self.user.pk,
                 chat_settings.max_sessions_per_user,
-                self.scope["session"].session_key,
+                self.scope["session"],
             )
         except SERVER_FAULTS as exc:
             await self._fail(exc)

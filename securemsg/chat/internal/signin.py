@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -54,3 +55,18 @@ def session_deadline(session_key: str | None) -> datetime | None:
         return None
     deadline: datetime = store.get_expiry_date()
     return deadline
+
+
+def loaded_session_deadline(session: Any) -> datetime | None:
+    """Like :func:`session_deadline`, for the session store the connection already loaded.
+
+    The sign-in check at connect (Channels' ``get_user``) has just read the
+    row; :class:`accounts.session_store.SessionStore` keeps its
+    ``expire_date`` (``loaded_expiry``), so the common case needs no second
+    query and no second signature check. Any other store, or one whose load
+    found no live row, is looked up by key as before.
+    """
+    expiry = getattr(session, "loaded_expiry", None)
+    if isinstance(expiry, datetime):
+        return expiry if session.get(SESSION_KEY) is not None else None
+    return session_deadline(session.session_key)
