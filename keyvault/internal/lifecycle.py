@@ -321,17 +321,35 @@ def mark_compromised(kid: str, *, actor: Any = None, request: Any = None) -> Ser
     """Disable ``kid`` at once as compromised; if it was active, rotate in a new key.
 
     The replacement of a compromised signing key is not endorsed. Returns
-    the replacement key, if one was created.
+    the replacement key, if one was created. One transaction: a KMS or audit
+    failure while the replacement is stored rolls the compromise back too,
+    so the purpose is never left without an active key (nor the
+    compromised key half taken out of service); try again.
     """
+    algorithm = app_settings.key_algorithm
+    # Key generation is slow: make the replacement before taking the lock
+    # when the key looks active (checked again under the lock).
+    looks_active = ServerKey.objects.filter(kid=kid, state=State.ACTIVE).exists()
+    private = generate_private_key(algorithm) if looks_active else None
+    now = timezone.now()
     with transaction.atomic():
         key = _locked(kid)
         was_active = key.state == State.ACTIVE
-        before = apply_compromise(key, now=timezone.now())
+        before = apply_compromise(key, now=now)
         _audit("key.compromised", key, actor=actor, request=request, from_state=before)
+        replacement = None
+        if was_active:
+            replacement = rotate_in(
+                key.purpose,
+                private or generate_private_key(algorithm),
+                algorithm,
+                actor=actor,
+                request=request,
+                reason="compromised",
+                now=now,
+            )
         bump_generation()
-    if was_active:
-        return rotate(key.purpose, actor=actor, request=request, reason="compromised")
-    return None
+    return replacement
 
 
 def apply_compromise(key: ServerKey, *, now: datetime) -> str:

@@ -86,6 +86,22 @@ def test_compromised_signing_key_is_replaced_without_endorsement(vault, audit):
         keyvault.reenable_key("sig-1")
 
 
+@pytest.mark.parametrize("failing", ["key.created", "key.activated"])
+def test_compromise_of_the_active_key_is_undone_when_its_replacement_fails(vault, audit, failing):
+    audit.fail_on = failing
+    with pytest.raises(keyvault.AuditFailedError):
+        keyvault.mark_compromised("sig-1")
+    # One transaction: the purpose still has its active key, not compromised.
+    assert list(
+        ServerKey.objects.filter(purpose="signing").values_list("kid", "state", "compromised")
+    ) == [("sig-1", "active", False)]
+    assert keyvault.server_keyring().signing_key()[0] == "sig-1"
+    audit.fail_on = None
+    replacement = keyvault.mark_compromised("sig-1")
+    assert replacement is not None and replacement.kid == "sig-2"
+    assert ServerKey.objects.get(kid="sig-1").compromised
+
+
 def test_compromised_encryption_key_gets_4412(vault):
     keyvault.mark_compromised("enc-1")
     with pytest.raises(StaleKeyError):
