@@ -8,7 +8,7 @@ again and matches nothing, so it signs nobody in (docs/security.md,
 "Database thief").
 
 ``self.session_key`` stays the cookie value everywhere in Django and
-Channels (the consumer compares it with ``session.ended`` events); only the
+Channels (``session.ended`` notices carry its hash, never the key); only the
 queries and the new rows of :class:`SessionStore` use the hash. Code outside
 this module that looks a row up by key calls :func:`stored_key` too
 (``securemsg.chat.internal.signin``). Rows written before this engine hold raw

@@ -28,6 +28,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 import keyvault
+from accounts.session_store import stored_key
 from securemsg import audit
 from securemsg.chat import auditbatch, dbthread, delivery, limits
 from securemsg.chat.conf import chat_settings
@@ -368,9 +369,15 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self._seal(receipt_message(mid))
 
     async def session_ended(self, event: dict[str, Any]) -> None:
-        """The sign-in session behind this socket ended (sign-out, password change, …)."""
-        key = event.get("session_key")
-        if key is not None and key != self.scope["session"].session_key:
+        """The sign-in session behind this socket ended (sign-out, password change, …).
+
+        ``session_hash`` names one session (``stored_key`` of its key); absent
+        or None, every session of the user ended. A notice in an older
+        format (with the raw key) therefore closes every socket of the user:
+        the safe side during a rolling upgrade.
+        """
+        ended = event.get("session_hash")
+        if ended is not None and ended != stored_key(self.scope["session"].session_key or ""):
             return
         await self._audit("session.closed_signed_out", reason=str(event.get("reason", "ended")))
         await self._close(CloseCode.NOT_LOGGED_IN, "sign-in session ended")
@@ -445,7 +452,7 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if self.closing:
                 return
             if deadline is None:
-                await self.session_ended({"session_key": None, "reason": "expired"})
+                await self.session_ended({"session_hash": None, "reason": "expired"})
                 return
             remaining = (deadline - timezone.now()).total_seconds()
             await asyncio.sleep(max(remaining, 0) + _SESSION_RECHECK_MIN_SECONDS)

@@ -20,6 +20,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from accounts.models import User
+from accounts.session_store import stored_key
 from accounts.signals import sessions_ended
 
 
@@ -29,7 +30,11 @@ def _notify(user_id: int, *, session_key: str | None, reason: str) -> None:
         return
     from securemsg.chat.consumer import user_group
 
-    event = {"type": "session.ended", "session_key": session_key, "reason": reason}
+    # The notice names the session by its hash (what django_session stores),
+    # never by the key itself: the layer (Redis) is not a place for cookies.
+    # None: every session of the user.
+    session_hash = None if session_key is None else stored_key(session_key)
+    event = {"type": "session.ended", "session_hash": session_hash, "reason": reason}
     async_to_sync(layer.group_send)(user_group(user_id), event)
 
 

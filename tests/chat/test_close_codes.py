@@ -184,6 +184,37 @@ async def test_sign_out_closes_4401(chat_users, vault, client):
     await communicator.disconnect()
 
 
+async def test_sign_out_closes_only_that_session_and_its_notice_carries_no_key(
+    chat_users, vault, client
+):
+    from channels.layers import get_channel_layer
+
+    import keyvault
+    from securemsg.chat.consumer import user_group
+
+    document = await sync_to_async(keyvault.keys_document)()
+    keys, sockets = [], []
+    for _ in range(2):
+        key = await sync_to_async(create_session)(chat_users["alice"])
+        communicator, connected, code = await connect_as(chat_users["alice"], session_key=key)
+        assert connected and code is None, code
+        keys.append(key)
+        sockets.append(await handshake(communicator, document, username="alice"))
+    # Listen on the user's group like a consumer in another process would.
+    layer = get_channel_layer()
+    spy = await layer.new_channel()
+    await layer.group_add(user_group(chat_users["alice"].pk), spy)
+    client.cookies["sessionid"] = keys[0]
+    assert (await sync_to_async(client.post)("/accounts/logout/")).status_code == 302
+    assert await sockets[0].expect_close() == 4401
+    notice = await layer.receive(spy)
+    assert notice["type"] == "session.ended" and notice["reason"] == "signed_out"
+    assert not any(key in repr(notice) for key in keys)
+    # The other session of the same user stays open.
+    await sockets[1].send({"t": "ping", "id": "still"})
+    assert (await sockets[1].receive_until("pong"))["id"] == "still"
+
+
 async def test_vault_failure_closes_4500(chat_users, vault, settings):
     import os
 
