@@ -43,6 +43,24 @@ def test_changelist_shows_the_minimum_per_purpose(client, vault, user_factory):
     assert f'href="{PAGE}"' in page
 
 
+def test_changelist_tells_keys_below_the_minimum_from_compromised_ones(client, vault, user_factory):
+    _staff(user_factory, client, "boss", "destroy_serverkey")
+    keyvault.rotate("signing")  # sig-1 retiring, sig-2 active
+    keyvault.rotate("encryption")  # enc-1 retiring, enc-2 active
+    keyvault.mark_compromised("sig-1")
+    keyvault.set_minimum_key_version("encryption", 2)
+    cells = {}
+    for kid in ("sig-1", "sig-2", "enc-1", "enc-2"):
+        row = client.get(CHANGELIST, {"q": kid}).content.decode()
+        cells[kid] = row.split('class="field-out_of_service">')[1].split("</td>")[0]
+    assert cells == {
+        "sig-1": "compromised",
+        "sig-2": "-",  # the admin's mark for an empty cell
+        "enc-1": "below minimum version 2",
+        "enc-2": "-",
+    }
+
+
 def test_action_previews_then_typed_confirmation_sets_it(client, vault, user_factory, audit):
     _staff(user_factory, client, "boss", "destroy_serverkey")
     keyvault.rotate("encryption")  # enc-1 retiring, enc-2 active
