@@ -103,8 +103,20 @@ def _admit(user_id: int, limit: int, session: Any) -> tuple[bool, datetime | Non
         raise
 
 
-def _start_handshake(username: str, frame: str) -> tuple[ServerHandshake, dict[str, Any]]:
-    """The server's side of ``client_hello`` (RSA work; runs in the RSA pool)."""
+def _start_handshake(
+    user_id: int, address: str, username: str, frame: str
+) -> tuple[ServerHandshake, dict[str, Any]] | str:
+    """The server's side of ``client_hello`` (RSA work; runs in the RSA pool).
+
+    Returns the handshake and ``server_hello``, or the name of the handshake
+    rate limit this one is over (checked first, so a refused handshake costs
+    no RSA work; here rather than on the event loop, as the counters may
+    live in Redis).
+    """
+    if not limits.hit(f"hs:user:{user_id}", chat_settings.handshakes_per_minute):
+        return "handshakes_per_user"
+    if not limits.hit(f"hs:ip:{address}", chat_settings.handshakes_per_minute_per_ip):
+        return "handshakes_per_ip"
     handshake = ServerHandshake(keyvault.server_keyring(), username)
     return handshake, handshake.receive_client_hello(frame)
 
@@ -231,18 +243,17 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._fail(exc)
 
     async def _on_client_hello(self, frame: str) -> None:
-        per_user = limits.hit(f"hs:user:{self.user.pk}", chat_settings.handshakes_per_minute)
-        per_ip = limits.hit(f"hs:ip:{self.address}", chat_settings.handshakes_per_minute_per_ip)
-        if not (per_user and per_ip):
-            which = "handshakes_per_user" if not per_user else "handshakes_per_ip"
-            await self._audit("ratelimit.hit", outcome="denied", limit=which)
+        started = ops_metrics.start_handshake()
+        started_or_limited = await _in_rsa_pool(
+            _start_handshake, self.user.pk, self.address, self.user.get_username(), frame
+        )
+        if isinstance(started_or_limited, str):
+            await self._audit("ratelimit.hit", outcome="denied", limit=started_or_limited)
             ops_metrics.handshake_failed("rate_limited")
             await self._close(CloseCode.RATE_LIMITED, "handshake rate limit")
             return
-        self.handshake_started = ops_metrics.start_handshake()
-        self.handshake, server_hello = await _in_rsa_pool(
-            _start_handshake, self.user.get_username(), frame
-        )
+        self.handshake_started = started
+        self.handshake, server_hello = started_or_limited
         await self.send(text_data=encode_json(server_hello))
 
     async def _on_client_finished(self, frame: str) -> None:

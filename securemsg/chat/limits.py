@@ -3,16 +3,50 @@
 With one process the local-memory cache is enough; with several processes
 the settings point the cache at Redis, so the limits hold across all of
 them. Windows are fixed 60-second windows (a burst of at most twice the
-limit can straddle a boundary; documented in the README).
+limit can straddle a boundary; documented in the README). Every call may do
+network I/O (Redis): call from a thread, never from the event loop.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 WINDOW_SECONDS = 60
+
+_local = threading.local()
+#: Bumped when the CACHES setting changes (tests), so every thread makes a new client.
+_generation = 0
+
+
+def _cache() -> BaseCache:
+    """This thread's client of the default cache, made once per thread and kept.
+
+    ``django.core.cache.cache`` is context-local (asgiref ``Local``), not
+    thread-local: every WebSocket's context, and every copy of it that runs on
+    the database thread, built its own backend, which with Redis meant a new
+    TCP connection per handshake and per message. Not every backend is
+    thread-safe (memcached's are not), so one client per thread; the threads
+    that call here (the event loop, the database and RSA threads) live as
+    long as the process.
+    """
+    held = getattr(_local, "held", None)
+    if held is None or held[0] != _generation:
+        held = _local.held = (_generation, caches.create_connection(DEFAULT_CACHE_ALIAS))
+    client: BaseCache = held[1]
+    return client
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    global _generation
+    if setting == "CACHES":
+        _generation += 1
 
 
 def hit(bucket: str, limit: int, *, now: float | None = None) -> bool:
@@ -21,6 +55,7 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> bool:
         return True
     window = int((time.time() if now is None else now) // WINDOW_SECONDS)
     key = f"securemsg:rl:{bucket}:{window}"
+    cache = _cache()
     cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
     try:
         count = cache.incr(key)
@@ -34,6 +69,7 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> bool:
 def open_session(user_id: int, limit: int) -> bool:
     """Count a new connection of ``user_id``; False (and not counted) past ``limit``."""
     key = f"securemsg:sessions:{user_id}"
+    cache = _cache()
     cache.add(key, 0, timeout=None)
     count = cache.incr(key)
     if limit > 0 and count > limit:
@@ -45,6 +81,7 @@ def open_session(user_id: int, limit: int) -> bool:
 def close_session(user_id: int) -> None:
     """Forget one connection of ``user_id``."""
     key = f"securemsg:sessions:{user_id}"
+    cache = _cache()
     try:
         if cache.decr(key) < 0:
             cache.set(key, 0, timeout=None)

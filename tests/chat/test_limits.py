@@ -1,0 +1,91 @@
+"""Rate limits and session counts (securemsg/chat/limits.py) on the cache the settings name.
+
+Django's ``cache`` is context-local: every WebSocket's context, and every
+copy of it run on the database thread, used to build its own backend. With
+Redis that was a new TCP connection per handshake and per message (and the
+handshake limits did their Redis round trips on the event loop). Now each
+thread keeps one client; these tests count the connections Redis accepts.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from typing import Any
+
+import pytest
+import redis
+
+from securemsg.chat import limits
+from securemsg.protocol import send_request
+from tests.support.services import RedisServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def redis_cache(settings: Any, redis_server: RedisServer) -> redis.Redis:
+    """The default cache on the real redis-server, as production configures it."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_server.url,
+        }
+    }
+    return redis.Redis.from_url(redis_server.url)
+
+
+def _connections_accepted(server: redis.Redis) -> int:
+    return int(server.info("stats")["total_connections_received"])
+
+
+def test_one_client_per_thread_whatever_the_context() -> None:
+    first = contextvars.copy_context().run(limits._cache)
+    again = contextvars.copy_context().run(limits._cache)
+    assert first is again
+    elsewhere: list[Any] = []
+    worker = threading.Thread(target=lambda: elsewhere.append(limits._cache()))
+    worker.start()
+    worker.join()
+    assert elsewhere[0] is not first  # backends are not all thread-safe
+
+
+def test_a_settings_change_gives_every_thread_a_new_client(settings: Any) -> None:
+    before = limits._cache()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "x"}
+    }
+    assert limits._cache() is not before
+
+
+def test_limits_count_on_redis(redis_cache: redis.Redis) -> None:
+    bucket = f"test-{threading.get_ident()}"
+    assert [limits.hit(bucket, 2) for _ in range(3)] == [True, True, False]
+    assert limits.open_session(990001, 1)
+    assert not limits.open_session(990001, 1)
+    limits.close_session(990001)
+    assert limits.open_session(990001, 1)
+    limits.close_session(990001)
+
+
+@pytest.mark.asyncio
+async def test_handshakes_and_messages_reuse_redis_connections(
+    redis_cache: redis.Redis, chat_users: dict[str, Any], secure: Any, settings: Any
+) -> None:
+    # The shipped limits, so every handshake and send counts in Redis.
+    settings.SECUREMSG_HANDSHAKES_PER_MINUTE = 1000
+    settings.SECUREMSG_HANDSHAKES_PER_MINUTE_PER_IP = 1000
+    settings.SECUREMSG_MESSAGES_PER_MINUTE = 1000
+    settings.SECUREMSG_MAX_SESSIONS_PER_USER = 1000
+    warm = await secure(chat_users["alice"])  # each thread makes its client once
+    await warm.send(send_request("warm", "bob", "hello"))
+    await warm.receive_until("ack")
+    before = _connections_accepted(redis_cache)
+    for i in range(10):
+        alice = await secure(chat_users["alice"])
+        await alice.send(send_request(f"m{i}", "bob", "hello"))
+        await alice.receive_until("ack")
+        await alice.communicator.disconnect()
+    # 10 handshakes, 10 sends and 10 closes: at most a connection per RSA
+    # thread not yet used, not one per call (that was 50 here).
+    assert _connections_accepted(redis_cache) - before <= 3
