@@ -34,6 +34,7 @@ from securemsg.chat import auditbatch, dbthread, delivery, limits
 from securemsg.chat.conf import chat_settings
 from securemsg.chat.errors import SERVER_FAULTS, close_code_for
 from securemsg.chat.exceptions import (
+    LimitsUnavailableError,
     MessageIntegrityError,
     UnknownMessageError,
     UnknownUserError,
@@ -213,7 +214,12 @@ class SecureChannelConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         if self.counted:
             self.counted = False
-            await dbthread.run(limits.close_session, self.user.pk)
+            try:
+                await dbthread.run(limits.close_session, self.user.pk)
+            except LimitsUnavailableError as exc:
+                # The socket is gone either way; the user's open-session count
+                # stays one too high (docs/operations.md, "Redis").
+                logger.warning("could not uncount a closed session: %s", exc)
 
     # --- frames from the client ------------------------------------------------
 

@@ -6,7 +6,7 @@ from django.db import DatabaseError
 
 from keyvault.exceptions import KeyVaultError
 from securemsg.audit.exceptions import AuditError
-from securemsg.chat.exceptions import MessageIntegrityError
+from securemsg.chat.exceptions import LimitsUnavailableError, MessageIntegrityError
 from securemsg.protocol import CloseCode, ProtocolError
 
 #: Server-side failures after which the server cannot serve safely: close 4500.
@@ -15,6 +15,7 @@ SERVER_FAULTS: tuple[type[Exception], ...] = (
     AuditError,
     DatabaseError,
     MessageIntegrityError,
+    LimitsUnavailableError,
 )
 
 
@@ -28,4 +29,6 @@ def close_code_for(exc: BaseException) -> tuple[int, str]:
         return int(CloseCode.SERVER_UNAVAILABLE), "audit_unavailable"
     if isinstance(exc, MessageIntegrityError):
         return int(CloseCode.SERVER_UNAVAILABLE), "storage_integrity"
+    if isinstance(exc, LimitsUnavailableError):
+        return int(CloseCode.SERVER_UNAVAILABLE), "limits_unavailable"
     return int(CloseCode.SERVER_UNAVAILABLE), "storage_unavailable"

@@ -4,18 +4,23 @@ With one process the local-memory cache is enough; with several processes
 the settings point the cache at Redis, so the limits hold across all of
 them. Windows are fixed 60-second windows (a burst of at most twice the
 limit can straddle a boundary; documented in the README). Every call may do
-network I/O (Redis): call from a thread, never from the event loop.
+network I/O (Redis): call from a thread, never from the event loop. A failing
+store raises ``LimitsUnavailableError`` (the consumer closes with 4500).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from securemsg.chat.exceptions import LimitsUnavailableError
 
 WINDOW_SECONDS = 60
 
@@ -42,6 +47,19 @@ def _cache() -> BaseCache:
     return client
 
 
+@contextmanager
+def _store() -> Iterator[BaseCache]:
+    """This thread's cache client; any failure of it becomes ``LimitsUnavailableError``."""
+    try:
+        yield _cache()
+    except LimitsUnavailableError:
+        raise
+    except Exception as exc:
+        # The backend's own errors (redis-py's, memcached's...) share no base
+        # class; only the class name is kept: messages may carry the URL.
+        raise LimitsUnavailableError(f"the rate-limit store failed ({type(exc).__name__})") from exc
+
+
 @receiver(setting_changed)
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     global _generation
@@ -55,35 +73,35 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> bool:
         return True
     window = int((time.time() if now is None else now) // WINDOW_SECONDS)
     key = f"securemsg:rl:{bucket}:{window}"
-    cache = _cache()
-    cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # The key expired between add and incr: start the window again.
-        cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
-        count = 1
+    with _store() as cache:
+        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            # The key expired between add and incr: start the window again.
+            cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
+            count = 1
     return count <= limit
 
 
 def open_session(user_id: int, limit: int) -> bool:
     """Count a new connection of ``user_id``; False (and not counted) past ``limit``."""
     key = f"securemsg:sessions:{user_id}"
-    cache = _cache()
-    cache.add(key, 0, timeout=None)
-    count = cache.incr(key)
-    if limit > 0 and count > limit:
-        cache.decr(key)
-        return False
+    with _store() as cache:
+        cache.add(key, 0, timeout=None)
+        count = cache.incr(key)
+        if limit > 0 and count > limit:
+            cache.decr(key)
+            return False
     return True
 
 
 def close_session(user_id: int) -> None:
     """Forget one connection of ``user_id``."""
     key = f"securemsg:sessions:{user_id}"
-    cache = _cache()
-    try:
-        if cache.decr(key) < 0:
-            cache.set(key, 0, timeout=None)
-    except ValueError:
-        pass
+    with _store() as cache:
+        try:
+            if cache.decr(key) < 0:
+                cache.set(key, 0, timeout=None)
+        except ValueError:
+            pass

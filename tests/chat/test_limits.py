@@ -10,6 +10,7 @@ thread keeps one client; these tests count the connections Redis accepts.
 from __future__ import annotations
 
 import contextvars
+import socket
 import threading
 from typing import Any
 
@@ -17,8 +18,10 @@ import pytest
 import redis
 
 from securemsg.chat import limits
+from securemsg.chat.exceptions import LimitsUnavailableError
 from securemsg.protocol import send_request
 from tests.support.services import RedisServer
+from tests.support.ws import connect_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,3 +92,59 @@ async def test_handshakes_and_messages_reuse_redis_connections(
     # 10 handshakes, 10 sends and 10 closes: at most a connection per RSA
     # thread not yet used, not one per call (that was 50 here).
     assert _connections_accepted(redis_cache) - before <= 3
+
+
+@pytest.fixture
+def unreachable_cache(settings: Any) -> None:
+    """The cache on a Redis address where nothing listens (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+
+
+def test_a_failing_store_raises_its_own_error(unreachable_cache: None) -> None:
+    with pytest.raises(LimitsUnavailableError) as raised:
+        limits.hit("anything", 5)
+    assert "127.0.0.1" not in str(raised.value)  # the class name only, not the URL
+    with pytest.raises(LimitsUnavailableError):
+        limits.open_session(1, 5)
+    with pytest.raises(LimitsUnavailableError):
+        limits.close_session(1)
+
+
+@pytest.mark.asyncio
+async def test_store_down_at_connect_closes_4500_without_a_traceback(
+    unreachable_cache: None, chat_users: dict[str, Any], vault: Any, caplog: Any
+) -> None:
+    _communicator, connected, code = await connect_as(chat_users["alice"])
+    assert connected and code == 4500
+    assert "unexpected error" not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_store_down_mid_session_closes_4500_and_the_close_is_logged(
+    chat_users: dict[str, Any], secure: Any, settings: Any, caplog: Any
+) -> None:
+    alice = await secure(chat_users["alice"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    settings.SECUREMSG_MESSAGES_PER_MINUTE = 100  # a send now counts in the store
+    await alice.send(send_request("m1", "bob", "hello"))
+    assert await alice.expect_close() == 4500
+    await alice.communicator.disconnect()  # disconnect runs: it cannot uncount the session
+    assert "could not uncount a closed session" in caplog.text
+    assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
