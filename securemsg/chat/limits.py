@@ -88,8 +88,12 @@ def open_session(user_id: int, limit: int) -> bool:
     """Count a new connection of ``user_id``; False (and not counted) past ``limit``."""
     key = f"securemsg:sessions:{user_id}"
     with _store() as cache:
-        cache.add(key, 0, timeout=None)
-        count = cache.incr(key)
+        try:
+            # The count outlives connections (no expiry): it nearly always exists.
+            count = cache.incr(key)
+        except ValueError:
+            cache.add(key, 0, timeout=None)
+            count = cache.incr(key)
         if limit > 0 and count > limit:
             cache.decr(key)
             return False
