@@ -141,6 +141,7 @@ async def test_too_many_sessions_closes_4429(chat_users, settings):
     await second.disconnect()
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_handshake_rate_limit_closes_4429(chat_users, vault, settings):
     settings.SECUREMSG_HANDSHAKES_PER_MINUTE = 1
     communicator = await _open(chat_users["alice"])
@@ -154,6 +155,7 @@ async def test_handshake_rate_limit_closes_4429(chat_users, vault, settings):
     assert await _expect_close(again) == 4429
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_message_rate_limit_is_an_error(chat_users, secure, settings):
     settings.SECUREMSG_MESSAGES_PER_MINUTE = 2
     alice = await secure(chat_users["alice"])

@@ -61,6 +61,7 @@ def test_a_settings_change_gives_every_thread_a_new_client(settings: Any) -> Non
     assert limits._cache() is not before
 
 
+@pytest.mark.usefixtures("one_rate_window")
 def test_limits_count_on_redis(redis_cache: redis.Redis) -> None:
     bucket = f"test-{threading.get_ident()}"
     assert [limits.hit(bucket, 2) for _ in range(3)] == [True, True, False]
