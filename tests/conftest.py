@@ -23,6 +23,25 @@ pytest_plugins = ["tests.support.services", "tests.support.keypool"]
 PASSWORD = "correct-horse-battery-staple-42"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def asgi_application_loaded() -> None:
+    """Import the ASGI application once, before any test.
+
+    Its first import runs ``django.setup()`` (``get_asgi_application``), whose
+    logging setup replaces the root logger's handlers, caplog's among them: a
+    test that was the first in its process to open a socket saw no log
+    records, so its log assertions failed, or passed for want of records.
+    Imported inside an event loop, as the tests' own imports are, so the
+    audit key is loaded lazily, as it is under the tests.
+    """
+    import asyncio
+
+    async def load() -> None:
+        import securemsg.asgi  # noqa: F401
+
+    asyncio.run(load())
+
+
 @pytest.fixture
 def password() -> str:
     """The password every factory-made user has."""
