@@ -26,15 +26,22 @@ from tests.support.ws import connect_as
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _redis_caches(url: str) -> dict[str, Any]:
+    """``CACHES`` with the default cache on the Redis at ``url``, as production has it."""
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+
+
+def _nowhere() -> str:
+    """A Redis URL on a local port where nothing listens (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+
+
 @pytest.fixture
 def redis_cache(settings: Any, redis_server: RedisServer) -> redis.Redis:
-    """The default cache on the real redis-server, as production configures it."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_server.url,
-        }
-    }
+    """The default cache on the real redis-server."""
+    settings.CACHES = _redis_caches(redis_server.url)
     return redis.Redis.from_url(redis_server.url)
 
 
@@ -97,16 +104,8 @@ async def test_handshakes_and_messages_reuse_redis_connections(
 
 @pytest.fixture
 def unreachable_cache(settings: Any) -> None:
-    """The cache on a Redis address where nothing listens (connections are refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-        }
-    }
+    """The cache on a Redis address where nothing listens."""
+    settings.CACHES = _redis_caches(_nowhere())
 
 
 def test_a_failing_store_raises_its_own_error(unreachable_cache: None) -> None:
@@ -134,15 +133,7 @@ async def test_store_down_mid_session_closes_4500_and_the_close_is_logged(
     chat_users: dict[str, Any], secure: Any, settings: Any, caplog: Any
 ) -> None:
     alice = await secure(chat_users["alice"])
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-        }
-    }
+    settings.CACHES = _redis_caches(_nowhere())
     settings.SECUREMSG_MESSAGES_PER_MINUTE = 100  # a send now counts in the store
     await alice.send(send_request("m1", "bob", "hello"))
     assert await alice.expect_close() == 4500
