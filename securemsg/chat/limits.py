@@ -74,7 +74,10 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> bool:
     window = int((time.time() if now is None else now) // WINDOW_SECONDS)
     key = f"securemsg:rl:{bucket}:{window}"
     with _store() as cache:
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        # The first event of a window (the usual case for a per-user or
+        # per-address handshake bucket) creates the counter at 1: one command.
+        if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
+            return 1 <= limit
         try:
             count = cache.incr(key)
         except ValueError:
@@ -92,8 +95,7 @@ def open_session(user_id: int, limit: int) -> bool:
             # The count outlives connections (no expiry): it nearly always exists.
             count = cache.incr(key)
         except ValueError:
-            cache.add(key, 0, timeout=None)
-            count = cache.incr(key)
+            count = 1 if cache.add(key, 1, timeout=None) else cache.incr(key)
         if limit > 0 and count > limit:
             cache.decr(key)
             return False
