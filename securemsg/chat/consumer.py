@@ -138,7 +138,7 @@ def _store_send(user: Any, request: SendRequest, limit: int) -> store.SendResult
         return previous
     if not limits.hit(f"msg:user:{user.pk}", limit):
         return None
-    return store.store_message(user, request.to, request.id, request.body)
+    return store.store_message(user, request.to, request.id, request.body, checked=True)
 
 
 def user_group(user_id: int) -> str:

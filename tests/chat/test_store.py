@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from securemsg.chat.exceptions import MessageIntegrityError
 from securemsg.chat.internal import store
@@ -31,6 +32,19 @@ def test_swapped_ciphertexts_fail_to_open(chat_users):
     # Listing leaves the tampered rows out instead of failing the whole page.
     assert store.history(alice, "bob", None, 50) == ([], False)
     assert store.undelivered_for(bob) == []
+
+
+def test_a_checked_send_is_looked_up_once_and_a_racing_duplicate_still_caught(chat_users):
+    alice = chat_users["alice"]
+    with CaptureQueriesContext(connection) as queries:
+        first = store.store_message(alice, "bob", "c1", "hello", checked=True)
+    lookups = [q["sql"] for q in queries if "client_id" in q["sql"] and "SELECT" in q["sql"]]
+    assert first.created and lookups == []
+    # The caller's check missed a send that raced in: the unique constraint answers.
+    again = store.store_message(alice, "bob", "c1", "hello", checked=True)
+    assert (again.mid, again.created) == (first.mid, False)
+    assert store.store_message(alice, "bob", "c1", "hello").mid == first.mid
+    assert Message.objects.filter(sender=alice, client_id="c1").count() == 1
 
 
 def test_ciphertext_moved_to_another_sender_fails(chat_users, user_factory):

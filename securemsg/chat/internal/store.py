@@ -102,11 +102,20 @@ def find_previous_send(sender: User, client_id: str) -> SendResult | None:
     return SendResult(message.mid, iso_ts(message.created_at), message.recipient_id, False)
 
 
-def store_message(sender: User, to: str, client_id: str, body: str) -> SendResult:
-    """Store a message durably (idempotent per sender and client id)."""
-    previous = find_previous_send(sender, client_id)
-    if previous is not None:
-        return previous
+def store_message(
+    sender: User, to: str, client_id: str, body: str, *, checked: bool = False
+) -> SendResult:
+    """Store a message durably (idempotent per sender and client id).
+
+    ``checked=True``: the caller has just looked for an earlier send with
+    this id (``find_previous_send``) and found none, so the lookup is not
+    repeated; a send that races in meanwhile is still caught by the unique
+    constraint below.
+    """
+    if not checked:
+        previous = find_previous_send(sender, client_id)
+        if previous is not None:
+            return previous
     recipient = active_user(to)
     conversation = _conversation(sender, recipient)
     mid = secrets.token_hex(16)
