@@ -64,6 +64,19 @@ def _imports(static_path: str, mtime_ns: int) -> tuple[str, ...]:
     )
 
 
+def _module_mtimes(entry: str) -> dict[str, int]:
+    """``entry`` and every module it imports, directly or not, each with its mtime (read once)."""
+    mtimes = {entry: _mtime(entry)}
+    pending = [entry]
+    while pending:
+        current = pending.pop(0)
+        for path in _imports(current, mtimes[current]):
+            if path not in mtimes:
+                mtimes[path] = _mtime(path)
+                pending.append(path)
+    return mtimes
+
+
 def module_graph(entry: str) -> list[str]:
     """Static paths of every module ``entry`` imports, directly or not (``entry`` excluded).
 
@@ -73,20 +86,13 @@ def module_graph(entry: str) -> list[str]:
     whole graph, not only the entry script (an import map would do the same
     but must be an inline script, which the CSP forbids).
     """
-    seen: list[str] = []
-    pending = [entry]
-    while pending:
-        current = pending.pop(0)
-        for path in _imports(current, _mtime(current)):
-            if path != entry and path not in seen:
-                seen.append(path)
-                pending.append(path)
-    return sorted(seen)
+    return sorted(path for path in _module_mtimes(entry) if path != entry)
 
 
 def module_preloads(entry: str) -> list[tuple[str, str]]:
     """``(static path, integrity)`` for every module of ``entry``'s import graph."""
-    return [(path, static_integrity(path)) for path in module_graph(entry)]
+    mtimes = _module_mtimes(entry)
+    return [(path, _integrity(path, mtimes[path])) for path in sorted(mtimes) if path != entry]
 
 
 class ChatView(LoginRequiredMixin, TemplateView):
