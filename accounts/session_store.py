@@ -53,6 +53,11 @@ def stored_key(session_key: str) -> str:
     return digest.hexdigest()
 
 
+def _live_row(session_key: str) -> dict[str, Any]:
+    """The look-up of the unexpired row of the cookie key ``session_key``."""
+    return {"session_key": stored_key(session_key), "expire_date__gt": timezone.now()}
+
+
 class SessionStore(db.SessionStore):
     """Database sessions whose rows are keyed by :func:`stored_key` of the cookie key."""
 
@@ -65,9 +70,7 @@ class SessionStore(db.SessionStore):
         if self.session_key is None:
             return None
         try:
-            row = self.model.objects.get(
-                session_key=stored_key(self.session_key), expire_date__gt=timezone.now()
-            )
+            row = self.model.objects.get(**_live_row(self.session_key))
         except (self.model.DoesNotExist, SuspiciousOperation) as exc:
             self._forget_key(exc)
             return None
@@ -78,9 +81,7 @@ class SessionStore(db.SessionStore):
         if self.session_key is None:
             return None
         try:
-            row = await self.model.objects.aget(
-                session_key=stored_key(self.session_key), expire_date__gt=timezone.now()
-            )
+            row = await self.model.objects.aget(**_live_row(self.session_key))
         except (self.model.DoesNotExist, SuspiciousOperation) as exc:
             self._forget_key(exc)
             return None
