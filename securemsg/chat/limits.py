@@ -37,8 +37,7 @@ def _cache() -> BaseCache:
     the database thread, built its own backend, which with Redis meant a new
     TCP connection per handshake and per message. Not every backend is
     thread-safe (memcached's are not), so one client per thread; the threads
-    that call here (the event loop, the database and RSA threads) live as
-    long as the process.
+    that call here (the database and RSA threads) live as long as the process.
     """
     held = getattr(_local, "held", None)
     if held is None or held[0] != _generation:
@@ -52,8 +51,6 @@ def _store() -> Iterator[BaseCache]:
     """This thread's cache client; any failure of it becomes ``LimitsUnavailableError``."""
     try:
         yield _cache()
-    except LimitsUnavailableError:
-        raise
     except Exception as exc:
         # The backend's own errors (redis-py's, memcached's...) share no base
         # class; only the class name is kept: messages may carry the URL.
@@ -77,13 +74,14 @@ def hit(bucket: str, limit: int, *, now: float | None = None) -> bool:
         # The first event of a window (the usual case for a per-user or
         # per-address handshake bucket) creates the counter at 1: one command.
         if cache.add(key, 1, timeout=WINDOW_SECONDS * 2):
-            return 1 <= limit
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            # The key expired between add and incr: start the window again.
-            cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
             count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:
+                # The key expired between add and incr: start the window again.
+                cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
+                count = 1
     return count <= limit
 
 
