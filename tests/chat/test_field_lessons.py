@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -39,52 +38,32 @@ async def test_compromised_encryption_key_gets_4412_and_a_refetch_recovers(chat_
     assert stale_enc not in fresh_enc and replacement.kid in fresh_enc
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "securemsg.chat"]
 
 
-@pytest.fixture
-def chat_log() -> Iterator[list[str]]:
-    """What ``securemsg.chat`` logs at INFO and above during the test.
-
-    A handler on that logger, not caplog's on the root: the first import of
-    the ASGI application in a process runs Django's logging setup, which
-    replaces the root's handlers (a test run alone then saw no lines).
-    """
-    logger = logging.getLogger("securemsg.chat")
-    handler = _Lines()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-async def test_refused_origin_is_logged_with_its_reason(chat_users, chat_log):
+async def test_refused_origin_is_logged_with_its_reason(chat_users, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
     _communicator, _connected, code = await connect_as(
         chat_users["alice"], origin="https://evil.example", client=("203.0.113.9", 4000)
     )
     assert code == 4403
-    (line,) = [m for m in chat_log if "refused" in m]
+    (line,) = [m for m in _refusals(caplog) if "refused" in m]
     assert "origin not allowed" in line and "https://evil.example" in line
     assert "203.0.113.9" in line
 
 
-async def test_refused_anonymous_socket_is_logged_with_its_reason(vault, chat_log):
+async def test_refused_anonymous_socket_is_logged_with_its_reason(vault, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
     _communicator, _connected, code = await connect_as(None, client=("203.0.113.10", 4000))
     assert code == 4401
-    assert any("not signed in (no signed-in session, client 203.0.113.10)" in m for m in chat_log)
+    assert any(
+        "not signed in (no signed-in session, client 203.0.113.10)" in m for m in _refusals(caplog)
+    )
 
 
-async def test_refused_inactive_account_is_logged_with_its_reason(chat_users, chat_log):
+async def test_refused_inactive_account_is_logged_with_its_reason(chat_users, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
     alice = chat_users["alice"]
     from tests.support.ws import create_session
 
@@ -94,24 +73,24 @@ async def test_refused_inactive_account_is_logged_with_its_reason(chat_users, ch
     _communicator, _connected, code = await connect_as(None, session_key=session_key)
     assert code == 4401
     # Django's session auth already turns an inactive account into no user.
-    assert any("websocket refused: not signed in (" in m for m in chat_log)
+    assert any("websocket refused: not signed in (" in m for m in _refusals(caplog))
 
 
-async def test_rate_limited_socket_is_logged_with_its_reason(chat_users, settings, chat_log):
+async def test_rate_limited_socket_is_logged_with_its_reason(chat_users, settings, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
     settings.SECUREMSG_MAX_SESSIONS_PER_USER = 1
     alice = chat_users["alice"]
     first, _connected, code = await connect_as(alice)
     assert code is None
     _second, _connected, code = await connect_as(alice)
     assert code == 4429
-    assert any("4429 (too many open sessions)" in m for m in chat_log)
+    assert any("4429 (too many open sessions)" in m for m in _refusals(caplog))
     await first.disconnect()
 
 
 @pytest.mark.usefixtures("one_rate_window")
-async def test_handshake_rate_limit_is_logged_with_its_reason(
-    chat_users, vault, settings, chat_log
-):
+async def test_handshake_rate_limit_is_logged_with_its_reason(chat_users, vault, settings, caplog):
+    caplog.set_level(logging.INFO, logger="securemsg.chat")
     settings.SECUREMSG_HANDSHAKES_PER_MINUTE_PER_IP = 1
     alice = chat_users["alice"]
     for expected in (None, 4429):
@@ -123,7 +102,7 @@ async def test_handshake_rate_limit_is_logged_with_its_reason(
         else:
             assert await close_code(communicator) == expected
         await communicator.disconnect()
-    assert any("4429 (handshake rate limit)" in m for m in chat_log)
+    assert any("4429 (handshake rate limit)" in m for m in _refusals(caplog))
 
 
 async def test_example_consumer_test_that_touches_the_database(chat_users, secure):
