@@ -170,20 +170,22 @@ async def test_message_rate_limit_is_an_error(chat_users, secure, settings):
     assert (await alice.receive_until("ack"))["id"] == "m0"
 
 
-async def test_sign_out_closes_4401(chat_users, vault, client):
-    import keyvault
-
-    # The cookie of a session the socket was opened with: sign-out closes it.
-    session_key = await sync_to_async(create_session)(chat_users["alice"])
-    communicator, connected, code = await connect_as(chat_users["alice"], session_key=session_key)
+async def _socket_on_own_session(user, document):
+    """A secure socket opened with a sign-in session of its own: (the session's key, socket)."""
+    key = await sync_to_async(create_session)(user)
+    communicator, connected, code = await connect_as(user, session_key=key)
     assert connected and code is None, code
-    document = await sync_to_async(keyvault.keys_document)()
-    alice = await handshake(communicator, document, username="alice")
+    return key, await handshake(communicator, document, username=user.username)
+
+
+async def test_sign_out_closes_4401(chat_users, vault, client):
+    # The cookie of a session the socket was opened with: sign-out closes it.
+    session_key, alice = await _socket_on_own_session(chat_users["alice"], vault)
     client.cookies["sessionid"] = session_key
     response = await sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
     assert await alice.expect_close() == 4401
-    await communicator.disconnect()
+    await alice.communicator.disconnect()
 
 
 async def test_sign_out_closes_only_that_session_and_its_notice_carries_no_key(
@@ -191,17 +193,11 @@ async def test_sign_out_closes_only_that_session_and_its_notice_carries_no_key(
 ):
     from channels.layers import get_channel_layer
 
-    import keyvault
     from securemsg.chat.consumer import user_group
 
-    document = await sync_to_async(keyvault.keys_document)()
-    keys, sockets = [], []
-    for _ in range(2):
-        key = await sync_to_async(create_session)(chat_users["alice"])
-        communicator, connected, code = await connect_as(chat_users["alice"], session_key=key)
-        assert connected and code is None, code
-        keys.append(key)
-        sockets.append(await handshake(communicator, document, username="alice"))
+    opened = [await _socket_on_own_session(chat_users["alice"], vault) for _ in range(2)]
+    keys = [key for key, _socket in opened]
+    sockets = [socket for _key, socket in opened]
     # Listen on the user's group like a consumer in another process would.
     layer = get_channel_layer()
     spy = await layer.new_channel()
