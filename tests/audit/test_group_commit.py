@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from securemsg import audit
 from securemsg.audit import AuditFieldError, AuditSinkError, AuditUnavailable
@@ -57,6 +59,16 @@ def test_group_rows_form_the_same_chain_as_single_records(db):
     assert all(row.mac for row in rows)
     head = ChainHead.objects.get()
     assert (head.seq, head.hash) == (5, rows[-1].hash)
+    assert verify_database().ok
+
+
+def test_a_group_is_one_insert_statement(db):
+    audit.record("auth.login_failed", outcome="failure")  # the audit key exists from here
+    with CaptureQueriesContext(connection) as queries:
+        audit.record_prepared(_prepared(4))
+    inserts = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 1 and "audit" in inserts[0].lower()
+    assert AuditEvent.objects.count() == 5
     assert verify_database().ok
 
 
