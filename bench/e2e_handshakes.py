@@ -15,7 +15,7 @@ redis-server started for the run (tests/support/services.py), the production
 layout of docs/deployment.md.
 
 Usage: python bench/e2e_handshakes.py [--handshakes 400] [--concurrency 32] [--seconds 60]
-       [--backend sqlite|postgres-redis] [--shipped-only]
+       [--backend sqlite|postgres-redis] [--shipped-only] [--no-floor]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -38,6 +39,7 @@ from bench._harness import (
     Daphne,
     Site,
     open_channel,
+    open_socket,
     plot,
     prepare_site,
     print_table,
@@ -50,6 +52,30 @@ from bench._harness import (
 #: does not depend on whether a client key is fresh).
 CLIENT_KEYS = 48
 GOAL = 0.85
+PLAIN_APP = "bench.plain_asgi:application"
+#: The stack's floor (bench/plain_asgi.py): a connect and two handshake-shaped
+#: round trips on a bare Channels consumer, without and with one raw RSA pair.
+FLOORS = (
+    ("floor: Daphne + Channels only", "/ws/floor/"),
+    ("floor: Daphne + Channels + RSA pair", "/ws/floor-rsa/"),
+)
+
+
+#: The floor's two client frames, about the size of ``client_hello`` and ``client_finished``.
+_FLOOR_HELLO = json.dumps({"type": "client_hello", "pad": "A" * 560})
+_FLOOR_FINISHED = json.dumps({"type": "client_finished", "pad": "A" * 620})
+
+
+async def _floor_exchange(server: Daphne, session_key: str, path: str) -> None:
+    """Connect, two handshake-shaped round trips with no cryptography, close."""
+    socket_ = await open_socket(server, session_key, path)
+    try:
+        await socket_.send(_FLOOR_HELLO)
+        await socket_.recv()
+        await socket_.send(_FLOOR_FINISHED)
+        await socket_.recv()
+    finally:
+        await socket_.close()
 
 
 async def _drive(
@@ -59,7 +85,9 @@ async def _drive(
     total: int,
     concurrency: int,
     seconds: float,
+    floor_path: str | None = None,
 ) -> dict[str, Any]:
+    """``total`` handshakes (or floor exchanges on ``floor_path``) from ``concurrency`` clients."""
     users = list(site.sessions)
     issued = 0
     done = 0
@@ -74,8 +102,11 @@ async def _drive(
             server = servers[index % len(servers)]
             user = users[index % len(users)]
             try:
-                channel = await open_channel(server, site, user, keys[index % len(keys)])
-                await channel.transport.close()
+                if floor_path is None:
+                    channel = await open_channel(server, site, user, keys[index % len(keys)])
+                    await channel.transport.close()
+                else:
+                    await _floor_exchange(server, site.sessions[user], floor_path)
                 done += 1
             except Exception as exc:  # counted and reported, never silently dropped
                 failed += 1
@@ -111,6 +142,7 @@ async def main() -> dict[str, Any]:
         "--shipped-only", action="store_true", help="skip the persistent-connection variant"
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres-redis"), default="sqlite")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-stack floor rows")
     args = parser.parse_args()
     if args.backend == "sqlite":
         return await _measure(args, {})
@@ -151,6 +183,26 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
                     server.stop()
             result["variant"] = variant
             runs.append(result)
+    if not args.no_floor:
+        for variant, floor_path in FLOORS:
+            for processes in (1, 2):
+                servers = [Daphne(site, app=PLAIN_APP).start() for _ in range(processes)]
+                try:
+                    await _drive(servers, site, keys, 20, 4, 30, floor_path)
+                    result = await _drive(
+                        servers,
+                        site,
+                        keys,
+                        args.handshakes,
+                        args.concurrency,
+                        args.seconds,
+                        floor_path,
+                    )
+                finally:
+                    for server in servers:
+                        server.stop()
+                result["variant"] = variant
+                runs.append(result)
     raw_after = raw_rsa_rate()
     raw = (raw_before["pairs_per_second"] + raw_after["pairs_per_second"]) / 2
     for result in runs:

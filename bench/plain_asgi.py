@@ -7,14 +7,21 @@ Serves everything ``securemsg.asgi:application`` serves and, at
 encrypted ping/pong with the same stack minus securemsg/1, in one process;
 and at ``/ws/plain-lean/`` the same consumer dispatched as the securemsg/1
 consumer dispatches (without Channels' per-frame connection clean-up).
+``/ws/floor/`` and ``/ws/floor-rsa/`` are the handshake benchmark's floor:
+the same two round trips as a securemsg/1 handshake on a bare Channels
+consumer (no origin check, no session, no database, no protocol), the second
+with one raw RSA-3072 OAEP-decrypt + PSS-sign pair on a thread pool sized as
+the securemsg/1 consumer's.
 Never routed in production: only the benchmark starts Daphne with
 ``bench.plain_asgi:application``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
@@ -22,6 +29,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.urls import path
 
 from securemsg.asgi import application as _project
@@ -58,21 +67,76 @@ class LeanPlainPingConsumer(PlainPingConsumer):
         await handler(message)
 
 
+_FLOOR_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="floor-rsa")
+_FLOOR_OAEP = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
+_FLOOR_PSS = padding.PSS(padding.MGF1(hashes.SHA256()), 32)
+_FLOOR_SIG = rsa.generate_private_key(65537, 3072)
+_FLOOR_ENC = rsa.generate_private_key(65537, 3072)
+_FLOOR_CT = _FLOOR_ENC.public_key().encrypt(b"k" * 32, _FLOOR_OAEP)
+#: About the size of a securemsg/1 ``server_hello`` (keys, signature, base64).
+_FLOOR_REPLY = json.dumps({"type": "server_hello", "pad": "A" * 1100})
+
+
+def _floor_rsa_pair() -> None:
+    _FLOOR_ENC.decrypt(_FLOOR_CT, _FLOOR_OAEP)
+    _FLOOR_SIG.sign(b"t" * 32, _FLOOR_PSS, hashes.SHA256())
+
+
+class FloorConsumer(LeanPlainPingConsumer):
+    """Two round trips shaped like a handshake and nothing else: the stack's own cost.
+
+    The first frame is answered with a ``server_hello``-sized text, the second
+    with ``ready``; the client then closes. Nothing is parsed or checked.
+    """
+
+    rsa_pair = False
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not getattr(self, "hello_seen", False):
+            self.hello_seen = True
+            if self.rsa_pair:
+                await asyncio.get_running_loop().run_in_executor(_FLOOR_POOL, _floor_rsa_pair)
+            await self.send(text_data=_FLOOR_REPLY)
+        else:
+            await self.send(text_data='{"type":"ready"}')
+
+
+class FloorRsaConsumer(FloorConsumer):
+    """:class:`FloorConsumer` plus one raw RSA-3072 decrypt + sign pair on a thread pool."""
+
+    rsa_pair = True
+
+
+_SECURED = OriginGuard(
+    auth_middleware_stack(
+        SignedInGuard(
+            URLRouter(
+                [
+                    *websocket_urlpatterns,
+                    path("ws/plain/", PlainPingConsumer.as_asgi()),
+                    path("ws/plain-lean/", LeanPlainPingConsumer.as_asgi()),
+                ]
+            )
+        )
+    )
+)
+_FLOOR = URLRouter(
+    [
+        path("ws/floor/", FloorConsumer.as_asgi()),
+        path("ws/floor-rsa/", FloorRsaConsumer.as_asgi()),
+    ]
+)
+
+
+async def _websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # The floor skips the whole middleware stack: it measures what is left without it.
+    app = _FLOOR if scope["path"].startswith("/ws/floor") else _SECURED
+    await app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         "http": _project.application_mapping["http"],
-        "websocket": OriginGuard(
-            auth_middleware_stack(
-                SignedInGuard(
-                    URLRouter(
-                        [
-                            *websocket_urlpatterns,
-                            path("ws/plain/", PlainPingConsumer.as_asgi()),
-                            path("ws/plain-lean/", LeanPlainPingConsumer.as_asgi()),
-                        ]
-                    )
-                )
-            )
-        ),
+        "websocket": _websocket,
     }
 )
