@@ -10,6 +10,12 @@ keys made in advance), then the raw rate again. Each handshake is a full
 connect (cookie, origin check, session load), securemsg/1 handshake and close.
 Ratio = handshakes/s ÷ raw pairs/s of one core (the mean of the two raw runs).
 
+The floor rows (``bench/plain_asgi.py``) run the same connect and two round
+trips on a bare Channels consumer that does nothing, then one that does only
+one raw RSA pair on a thread pool: what Daphne and this load client reach on
+this machine before any securemsg work. "of floor" is each row's rate ÷ the
+RSA floor's with as many processes.
+
 ``--backend postgres-redis`` runs the same on a throw-away PostgreSQL cluster and
 redis-server started for the run (tests/support/services.py), the production
 layout of docs/deployment.md.
@@ -207,6 +213,11 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
     raw = (raw_before["pairs_per_second"] + raw_after["pairs_per_second"]) / 2
     for result in runs:
         result["ratio_to_one_core_raw"] = result["per_second"] / raw
+    floor_rates = {r["processes"]: r["per_second"] for r in runs if r["variant"] == FLOORS[1][0]}
+    for result in runs:
+        # The share of what the bare stack reaches with the same RSA work and processes.
+        floor_rate = floor_rates.get(result["processes"])
+        result["share_of_rsa_floor"] = result["per_second"] / floor_rate if floor_rate else None
 
     print(
         f"\nraw RSA-3072 decrypt+sign, one core: {raw_before['pairs_per_second']:.1f}/s before,"
@@ -220,6 +231,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
             "failed",
             "per second",
             "ratio",
+            "of floor",
             "server CPU ms/hs",
             "client CPU ms/hs",
         ],
@@ -231,6 +243,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
                 r["failed"],
                 r["per_second"],
                 r["ratio_to_one_core_raw"],
+                "" if r["share_of_rsa_floor"] is None else r["share_of_rsa_floor"],
                 r["server_cpu_ms_per_handshake"],
                 r["client_cpu_ms_per_handshake"],
             ]
@@ -254,11 +267,19 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
         labels = ["raw RSA\n(1 core)"] + [
             f"{r['processes']} Daphne\n{r['variant']}".replace(
                 "persistent DB connections", "persistent DB"
-            ).replace("persistent + DB thread pool", "4 DB threads")
+            )
+            .replace("persistent + DB thread pool", "4 DB threads")
+            .replace(FLOORS[0][0], "floor,\nno RSA")
+            .replace(FLOORS[1][0], "floor +\nRSA pair")
             for r in runs
         ]
         values = [raw] + [r["per_second"] for r in runs]
-        palette = {"as shipped": "#3b7dd8", "persistent DB connections": "#2e8b57"}
+        palette = {
+            "as shipped": "#3b7dd8",
+            "persistent DB connections": "#2e8b57",
+            FLOORS[0][0]: "#bbbbbb",
+            FLOORS[1][0]: "#7f8c8d",
+        }
         colors = ["#999999"] + [palette.get(r["variant"], "#d35400") for r in runs]
         ax.bar(labels, values, color=colors)
         ax.axhline(GOAL * raw, color="#c0392b", linestyle="--", label=f"goal {GOAL:.0%} of raw")
