@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
+from bench.rsa_pair import RsaPair  # noqa: E402
 from securemsg.client import SecureChannel, handshake  # noqa: E402
 from securemsg.protocol import ClientHandshake, KeySet, parse_key_set  # noqa: E402
 from tests.support.ports import stop_process  # noqa: E402
@@ -49,8 +49,6 @@ NO_LIMITS = {
     "SECUREMSG_MAX_SESSIONS_PER_USER": "0",
     "SECUREMSG_LOG_LEVEL": "WARNING",
 }
-OAEP = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-PSS = padding.PSS(padding.MGF1(hashes.SHA256()), 32)
 #: A server gets this long to start.
 START_TIMEOUT = 60.0
 
@@ -261,15 +259,12 @@ async def open_channel(
 
 def raw_rsa_rate(seconds: float = 2.0) -> dict[str, float]:
     """One core's RSA-3072 OAEP-decrypt + PSS-sign pairs per second (bounded by time)."""
-    sig = rsa.generate_private_key(65537, 3072)
-    enc = rsa.generate_private_key(65537, 3072)
-    ct = enc.public_key().encrypt(b"k" * 32, OAEP)
-    enc.decrypt(ct, OAEP)
+    pair = RsaPair()
+    pair.run()
     count = 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
-        enc.decrypt(ct, OAEP)
-        sig.sign(b"t" * 32, PSS, hashes.SHA256())
+        pair.run()
         count += 1
     elapsed = time.perf_counter() - start
     return {"pairs_per_second": count / elapsed, "ms_per_pair": 1000 * elapsed / count}

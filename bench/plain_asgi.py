@@ -29,10 +29,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "securemsg.settings")
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.urls import path
 
+from bench.rsa_pair import RsaPair
 from securemsg.asgi import application as _project
 from securemsg.chat.auth import auth_middleware_stack
 from securemsg.chat.guard import OriginGuard, SignedInGuard
@@ -68,18 +67,9 @@ class LeanPlainPingConsumer(PlainPingConsumer):
 
 
 _FLOOR_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="floor-rsa")
-_FLOOR_OAEP = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-_FLOOR_PSS = padding.PSS(padding.MGF1(hashes.SHA256()), 32)
-_FLOOR_SIG = rsa.generate_private_key(65537, 3072)
-_FLOOR_ENC = rsa.generate_private_key(65537, 3072)
-_FLOOR_CT = _FLOOR_ENC.public_key().encrypt(b"k" * 32, _FLOOR_OAEP)
+_FLOOR_PAIR = RsaPair()
 #: About the size of a securemsg/1 ``server_hello`` (keys, signature, base64).
 _FLOOR_REPLY = json.dumps({"type": "server_hello", "pad": "A" * 1100})
-
-
-def _floor_rsa_pair() -> None:
-    _FLOOR_ENC.decrypt(_FLOOR_CT, _FLOOR_OAEP)
-    _FLOOR_SIG.sign(b"t" * 32, _FLOOR_PSS, hashes.SHA256())
 
 
 class FloorConsumer(LeanPlainPingConsumer):
@@ -95,7 +85,7 @@ class FloorConsumer(LeanPlainPingConsumer):
         if not getattr(self, "hello_seen", False):
             self.hello_seen = True
             if self.rsa_pair:
-                await asyncio.get_running_loop().run_in_executor(_FLOOR_POOL, _floor_rsa_pair)
+                await asyncio.get_running_loop().run_in_executor(_FLOOR_POOL, _FLOOR_PAIR.run)
             await self.send(text_data=_FLOOR_REPLY)
         else:
             await self.send(text_data='{"type":"ready"}')

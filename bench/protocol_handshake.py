@@ -28,14 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cryptography
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 import securemsg.protocol._handshake as handshake_module
+from bench.rsa_pair import OAEP, PSS
 from securemsg.protocol import ClientHandshake, KeySet, ServerHandshake, published_key
 
 RESULTS = Path(__file__).resolve().parent / "results"
-OAEP = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-PSS = padding.PSS(padding.MGF1(hashes.SHA256()), 32)
 
 
 class Keyring:
