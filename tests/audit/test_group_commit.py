@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 
 from securemsg import audit
@@ -91,3 +92,17 @@ def test_prepare_checks_fields_like_record(db, event: str, fields: dict[str, Any
 def test_an_empty_group_writes_nothing(db):
     assert audit.record_prepared([]) == []
     assert not AuditEvent.objects.exists()
+
+
+def test_each_row_of_a_group_sends_post_save(db):
+    saved: list[tuple[str, bool]] = []
+
+    def receiver(sender: Any, instance: AuditEvent, created: bool, **kwargs: Any) -> None:
+        saved.append((instance.event, created))
+
+    post_save.connect(receiver, sender=AuditEvent, dispatch_uid="test.group_post_save")
+    try:
+        audit.record_prepared(_prepared(3))
+    finally:
+        post_save.disconnect(dispatch_uid="test.group_post_save", sender=AuditEvent)
+    assert saved == [("auth.login_failed", True)] * 3

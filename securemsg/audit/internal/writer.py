@@ -14,6 +14,7 @@ import logging
 from typing import Any, Final
 
 from django.db import DatabaseError, connections, router, transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from securemsg.audit.app_settings import app_settings
@@ -193,6 +194,12 @@ def _insert(
         rows.append(dict(row, ts=format_ts(row["ts"]), **links))
         head.seq, head.hash = row["seq"], digest
     AuditEvent.objects.using(using).bulk_create(models)
+    # bulk_create sends no post_save; receivers (the ops metric of committed
+    # events) get the one a save() would have sent.
+    for model in models:
+        post_save.send(
+            AuditEvent, instance=model, created=True, update_fields=None, raw=False, using=using
+        )
     return rows
 
 
