@@ -6,9 +6,10 @@ RSA-3072 server keys, every limit 0, the handshake's audit event committed
 before ``ready``), measure one core's raw RSA-3072 OAEP-decrypt + PSS-sign
 rate, then drive 1 and 2 Daphne processes with many concurrent Python
 clients (``securemsg.client.handshake`` over ``websockets``; client RSA-2048
-keys made in advance), then the raw rate again. Each handshake is a full
+keys made in advance), measuring the raw rate again after each row. Each handshake is a full
 connect (cookie, origin check, session load), securemsg/1 handshake and close.
-Ratio = handshakes/s ÷ raw pairs/s of one core (the mean of the two raw runs).
+Ratio = handshakes/s ÷ raw pairs/s of one core, measured just before and just
+after each row (the mean of the two), as the machine's speed drifts within a run.
 
 The floor rows (``bench/plain_asgi.py``) run the same connect and two round
 trips on a bare Channels consumer that does nothing, then one that does only
@@ -58,6 +59,7 @@ from bench._harness import (
 #: does not depend on whether a client key is fresh).
 CLIENT_KEYS = 48
 GOAL = 0.85
+APP = "securemsg.asgi:application"
 PLAIN_APP = "bench.plain_asgi:application"
 #: The stack's floor (bench/plain_asgi.py): a connect and two handshake-shaped
 #: round trips on a bare Channels consumer, without and with one raw RSA pair.
@@ -170,49 +172,38 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
     print("preparing the site and client keys ...")
     site = prepare_site(users=args.users, env=backend_env)
     keys = [rsa.generate_private_key(65537, 2048) for _ in range(CLIENT_KEYS)]
-    raw_before = raw_rsa_rate()
-    runs = []
     variants: list[tuple[str, dict[str, str]]] = [("as shipped", {})]
     if not args.shipped_only:
         variants.append(("persistent DB connections", PERSISTENT_DB))
         variants.append(("persistent + DB thread pool", DB_THREADS))
-    for variant, env in variants:
-        for processes in (1, 2):
-            servers = [Daphne(site, env=env).start() for _ in range(processes)]
-            try:
-                await _drive(servers, site, keys, 20, 4, 30)  # warm-up: caches, imports
-                result = await _drive(
-                    servers, site, keys, args.handshakes, args.concurrency, args.seconds
-                )
-            finally:
-                for server in servers:
-                    server.stop()
-            result["variant"] = variant
-            runs.append(result)
-    if not args.no_floor:
-        for variant, floor_path in FLOORS:
-            for processes in (1, 2):
-                servers = [Daphne(site, app=PLAIN_APP).start() for _ in range(processes)]
-                try:
-                    await _drive(servers, site, keys, 20, 4, 30, floor_path)
-                    result = await _drive(
-                        servers,
-                        site,
-                        keys,
-                        args.handshakes,
-                        args.concurrency,
-                        args.seconds,
-                        floor_path,
-                    )
-                finally:
-                    for server in servers:
-                        server.stop()
-                result["variant"] = variant
-                runs.append(result)
-    raw_after = raw_rsa_rate()
-    raw = (raw_before["pairs_per_second"] + raw_after["pairs_per_second"]) / 2
-    for result in runs:
-        result["ratio_to_one_core_raw"] = result["per_second"] / raw
+    rows: list[tuple[str, int, str, dict[str, str], str | None]] = []
+    for processes in (1, 2):
+        # Each floor row right after the rows it is compared with: the machine drifts.
+        rows += [(variant, processes, APP, env, None) for variant, env in variants]
+        if not args.no_floor:
+            rows += [(variant, processes, PLAIN_APP, {}, path) for variant, path in FLOORS[::-1]]
+    raws = [raw_rsa_rate()]
+    runs = []
+    for variant, processes, app, env, floor_path in rows:
+        servers = [Daphne(site, app=app, env=env).start() for _ in range(processes)]
+        try:
+            await _drive(servers, site, keys, 20, 4, 30, floor_path)  # warm-up: caches, imports
+            result = await _drive(
+                servers, site, keys, args.handshakes, args.concurrency, args.seconds, floor_path
+            )
+        finally:
+            for server in servers:
+                server.stop()
+        raws.append(raw_rsa_rate())
+        result["variant"] = variant
+        # Against the raw rate measured just before and just after this row.
+        result["raw_pairs_per_second"] = (
+            raws[-2]["pairs_per_second"] + raws[-1]["pairs_per_second"]
+        ) / 2
+        result["ratio_to_one_core_raw"] = result["per_second"] / result["raw_pairs_per_second"]
+        runs.append(result)
+    raw_before, raw_after = raws[0], raws[-1]
+    raw = sum(r["pairs_per_second"] for r in raws) / len(raws)
     floor_rates = {r["processes"]: r["per_second"] for r in runs if r["variant"] == FLOORS[1][0]}
     for result in runs:
         # The share of what the bare stack reaches with the same RSA work and processes.
@@ -220,8 +211,9 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
         result["share_of_rsa_floor"] = result["per_second"] / floor_rate if floor_rate else None
 
     print(
-        f"\nraw RSA-3072 decrypt+sign, one core: {raw_before['pairs_per_second']:.1f}/s before,"
-        f" {raw_after['pairs_per_second']:.1f}/s after (mean {raw:.1f}/s)\n"
+        "\nraw RSA-3072 decrypt+sign, one core, before the first row and after each: "
+        + ", ".join(f"{r['pairs_per_second']:.1f}" for r in raws)
+        + f"/s (mean {raw:.1f}/s)\n"
     )
     print_table(
         [
@@ -230,6 +222,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
             "handshakes",
             "failed",
             "per second",
+            "raw/s",
             "ratio",
             "of floor",
             "server CPU ms/hs",
@@ -242,6 +235,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
                 r["completed"],
                 r["failed"],
                 r["per_second"],
+                r["raw_pairs_per_second"],
                 r["ratio_to_one_core_raw"],
                 "" if r["share_of_rsa_floor"] is None else r["share_of_rsa_floor"],
                 r["server_cpu_ms_per_handshake"],
@@ -256,6 +250,7 @@ async def _measure(args: argparse.Namespace, backend_env: dict[str, str]) -> dic
         "client_keys": CLIENT_KEYS,
         "raw_before": raw_before,
         "raw_after": raw_after,
+        "raw_runs": raws,
         "raw_pairs_per_second": raw,
         "runs": runs,
         "goal": GOAL,
