@@ -17,6 +17,7 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,9 +27,11 @@ from websockets.typing import Origin
 
 from ..protocol import (
     MAX_FRAME_SIZE,
+    ClientHandshake,
     KeySet,
     ProtocolError,
     StaleKeyError,
+    new_client_key,
 )
 from ._channel import SecureChannel, handshake
 from ._commands import (
@@ -143,6 +146,8 @@ async def open_channel(
     # websockets refuses ssl=None for wss://: pass a context only when there is one.
     tls: dict[str, Any] = {} if server.ssl_context is None else {"ssl": server.ssl_context}
     for attempt in range(2):
+        # The ephemeral key first, on a thread: see new_client_key.
+        make_client = partial(ClientHandshake, client_key=await asyncio.to_thread(new_client_key))
         ws = await connect(
             server.ws_url,
             origin=Origin(server.origin),
@@ -152,7 +157,9 @@ async def open_channel(
             **tls,
         )
         try:
-            return ws, await handshake(ws, key_set, pins, user=user, origin=server.origin)
+            return ws, await handshake(
+                ws, key_set, pins, user=user, origin=server.origin, make_client=make_client
+            )
         except StaleKeyError:
             await ws.close()
             if attempt:

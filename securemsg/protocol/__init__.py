@@ -43,7 +43,13 @@ from ._constants import (
 )
 from ._crypto import fingerprint, spki_der
 from ._framing import decode_frame, encode_json, encode_json_bytes
-from ._handshake import ClientHandshake, Established, ServerHandshake, ServerKeyring
+from ._handshake import (
+    ClientHandshake,
+    Established,
+    ServerHandshake,
+    ServerKeyring,
+    new_client_key,
+)
 from ._keyset import (
     Endorsement,
     KeySet,
@@ -130,6 +136,7 @@ __all__ = [
     "fingerprint",
     "history_message",
     "history_request",
+    "new_client_key",
     "parse_client_request",
     "parse_key_set",
     "parse_server_message",

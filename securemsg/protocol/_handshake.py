@@ -245,6 +245,18 @@ class ServerHandshake(_Machine):
         return Established(session, ready)
 
 
+def new_client_key() -> rsa.RSAPrivateKey:
+    """A fresh ephemeral RSA-2048 client key.
+
+    Generating one takes from tens of milliseconds to over a second on a
+    busy machine. Make it before the WebSocket opens, off any event loop: a
+    server that closes at once (a session limit, 4429) waits about a second
+    for the close reply, then drops the TCP connection, and a client still
+    busy with its key loses the close code.
+    """
+    return rsa.generate_private_key(65537, CLIENT_KEY_BITS)
+
+
 class ClientHandshake(_Machine):
     """Client side of one handshake.
 
@@ -270,7 +282,7 @@ class ClientHandshake(_Machine):
         self._pins = frozenset(pins)
         key_set.trusted_fingerprints(self._pins)  # validates the pin format early
         self._user = user
-        self._client_key = client_key or rsa.generate_private_key(65537, CLIENT_KEY_BITS)
+        self._client_key = client_key or new_client_key()
         self._random = random
         self._now = now
         self._hello: ClientHello | None = None

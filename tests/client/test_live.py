@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+import securemsg.client._cli as client_cli
+import securemsg.protocol._handshake as protocol_handshake
 from securemsg.client import (
     ClosedByServerError,
     PinRefusedError,
@@ -281,6 +283,37 @@ def test_too_many_sessions_exits_5_with_4429(start_live_site, live_vault):
     assert _messages() == []
     assert status == 5
     assert b"(4429)" in err
+
+
+def test_a_slow_client_key_does_not_lose_an_immediate_close_code(
+    start_live_site, live_vault, monkeypatch
+):
+    """The ephemeral key is made before the socket opens, so a 4429 sent at once arrives.
+
+    Daphne waits about a second for the reply to its close frame, then
+    resets the TCP connection, which discards the close frame still unread.
+    A client making its key after connecting (a loaded CI machine took over
+    a second) reported "the connection was lost" instead of 4429.
+    """
+    site = start_live_site(SECUREMSG_MAX_SESSIONS_PER_USER="1")
+    pins = [_active_sig(live_vault)["fingerprint"]]
+    fast = protocol_handshake.new_client_key
+
+    def slow_key() -> Any:
+        time.sleep(1.5)
+        return fast()
+
+    monkeypatch.setattr(protocol_handshake, "new_client_key", slow_key)
+    monkeypatch.setattr(client_cli, "new_client_key", slow_key)
+
+    async def scenario() -> int | None:
+        ws, _channel = await _signed_in_channel(site, "alice", pins)  # alice's only session
+        async with ws:
+            with pytest.raises(ClosedByServerError) as refused:
+                await _signed_in_channel(site, "alice", pins)
+        return refused.value.code
+
+    assert asyncio.run(scenario()) == 4429
 
 
 def test_ended_sign_in_session_is_4401_and_exit_3(live_site, live_vault):
