@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from bench.rsa_pair import RsaPair  # noqa: E402
 from securemsg.client import SecureChannel, handshake  # noqa: E402
-from securemsg.protocol import ClientHandshake, KeySet, parse_key_set  # noqa: E402
+from securemsg.protocol import (  # noqa: E402
+    ClientHandshake,
+    KeySet,
+    new_client_key,
+    parse_key_set,
+)
 from tests.support.ports import stop_process  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -51,6 +56,9 @@ NO_LIMITS = {
 }
 #: A server gets this long to start.
 START_TIMEOUT = 60.0
+#: The ASGI application as shipped, and the bench-only one with plaintext and floor consumers.
+APP = "securemsg.asgi:application"
+PLAIN_APP = "bench.plain_asgi:application"
 
 _SETUP = r"""
 import json, sys, django
@@ -162,7 +170,7 @@ class Daphne:
     """One Daphne process on a free port serving ``app``."""
 
     site: Site
-    app: str = "securemsg.asgi:application"
+    app: str = APP
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -244,12 +252,15 @@ async def open_channel(
     *,
     keepalive: bool = True,
 ) -> SecureChannel:
-    """Connect and run the securemsg/1 handshake with the Python client."""
+    """Connect and run the securemsg/1 handshake with the Python client.
+
+    Without ``client_key`` a fresh one is made before connecting, as the
+    client library does (``securemsg.protocol.new_client_key``).
+    """
+    if client_key is None:
+        client_key = await asyncio.to_thread(new_client_key)
+    make_client = partial(ClientHandshake, client_key=client_key)
     socket_ = await open_socket(server, site.sessions[user], keepalive=keepalive)
-
-    def make_client(key_set: KeySet, pins: Sequence[str], *, user: str) -> ClientHandshake:
-        return ClientHandshake(key_set, pins, user=user, client_key=client_key)
-
     try:
         return await handshake(socket_, site.key_set, site.pins, user=user, make_client=make_client)
     except BaseException:

@@ -41,8 +41,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench._harness import (
+    APP,
     DB_THREADS,
     PERSISTENT_DB,
+    PLAIN_APP,
     Daphne,
     Site,
     open_channel,
@@ -59,8 +61,6 @@ from bench._harness import (
 #: does not depend on whether a client key is fresh).
 CLIENT_KEYS = 48
 GOAL = 0.85
-APP = "securemsg.asgi:application"
-PLAIN_APP = "bench.plain_asgi:application"
 #: The stack's floor (bench/plain_asgi.py): a connect and two handshake-shaped
 #: round trips on a bare Channels consumer, without and with one raw RSA pair.
 FLOORS = (

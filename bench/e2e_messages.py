@@ -33,6 +33,7 @@ import websockets
 
 from bench._harness import (
     PERSISTENT_DB,
+    PLAIN_APP,
     Daphne,
     latency_summary,
     open_channel,
@@ -102,7 +103,7 @@ async def main() -> dict[str, Any]:
     site = prepare_site(users=2)
     alice, bob = list(site.sessions)
     env = PERSISTENT_DB if args.persistent_db else {}
-    server = Daphne(site, app="bench.plain_asgi:application", env=env).start()
+    server = Daphne(site, app=PLAIN_APP, env=env).start()
     try:
         channel = await open_channel(server, site, alice)
         plain = await open_socket(server, site.sessions[alice], "/ws/plain/")

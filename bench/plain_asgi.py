@@ -80,9 +80,10 @@ class FloorConsumer(LeanPlainPingConsumer):
     """
 
     rsa_pair = False
+    hello_seen = False
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not getattr(self, "hello_seen", False):
+        if not self.hello_seen:
             self.hello_seen = True
             if self.rsa_pair:
                 await asyncio.get_running_loop().run_in_executor(_FLOOR_POOL, _FLOOR_PAIR.run)
